@@ -1,0 +1,271 @@
+// TOML text → validated Config. Collects every problem before failing, each named by its key path.
+
+import { isIP } from "node:net";
+import { parse as parseToml, TomlError } from "smol-toml";
+import { formatDuration, parseDuration } from "./duration.ts";
+import { formatHostPort, parseHostPort } from "./hostport.ts";
+import { BACKEND_FIELDS, type Config, type FieldSpec, SECTIONS } from "./schema.ts";
+
+export interface ConfigIssue {
+  /** Key path, e.g. `backends[2].address`; empty for the whole file. */
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly issues: ConfigIssue[],
+  ) {
+    super(
+      `invalid configuration in ${source}:\n` +
+        issues.map((i) => `  - ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+type Table = Record<string, unknown>;
+
+function isTable(v: unknown): v is Table {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+function typeName(v: unknown): string {
+  if (Array.isArray(v)) return "an array";
+  if (v instanceof Date) return "a date";
+  if (isTable(v)) return "a table";
+  if (typeof v === "string") return `the string ${JSON.stringify(v)}`;
+  return `${typeof v} ${String(v)}`;
+}
+
+/** Validates one value against its spec; returns the resolved value or pushes an issue. */
+function resolveField(spec: FieldSpec, raw: unknown, path: string, issues: ConfigIssue[]): unknown {
+  const t = spec.type;
+  const bad = (expected: string) => {
+    issues.push({ path, message: `expected ${expected}, got ${typeName(raw)}` });
+    return undefined;
+  };
+  switch (t.kind) {
+    case "port": {
+      if (typeof raw !== "number" || !Number.isInteger(raw)) return bad("a port number (integer)");
+      const min = t.allowZero ? 0 : 1;
+      if (raw < min || raw > 65535) {
+        issues.push({ path, message: `port ${raw} is out of range ${min}–65535${t.allowZero ? " (0 picks a free port)" : ""}` });
+        return undefined;
+      }
+      return raw;
+    }
+    case "int": {
+      if (typeof raw !== "number" || !Number.isInteger(raw)) return bad("an integer");
+      if (raw < t.min || raw > t.max) {
+        issues.push({ path, message: `${raw} is out of range ${t.min}–${t.max}` });
+        return undefined;
+      }
+      return raw;
+    }
+    case "bool":
+      return typeof raw === "boolean" ? raw : bad("true or false");
+    case "string": {
+      if (typeof raw !== "string") return bad("a string");
+      if (t.nonEmpty && raw.trim() === "") {
+        issues.push({ path, message: "must not be empty" });
+        return undefined;
+      }
+      return raw;
+    }
+    case "ip": {
+      if (typeof raw !== "string") return bad('an IP address string, e.g. "0.0.0.0"');
+      if (!isIP(raw)) {
+        issues.push({ path, message: `"${raw}" is not an IP address` });
+        return undefined;
+      }
+      return raw;
+    }
+    case "duration": {
+      if (typeof raw !== "string") return bad('a duration string such as "500ms", "10s", "1m"');
+      const ms = parseDuration(raw);
+      if (ms === undefined) {
+        issues.push({ path, message: `"${raw}" is not a duration; write e.g. "500ms", "10s", "1m30s"` });
+        return undefined;
+      }
+      const min = t.minMs ?? 0;
+      const max = t.maxMs ?? Number.MAX_SAFE_INTEGER;
+      if (ms < min || ms > max) {
+        issues.push({ path, message: `${raw} is out of range ${formatDuration(min)}–${formatDuration(max)}` });
+        return undefined;
+      }
+      return ms;
+    }
+    case "strings": {
+      if (!Array.isArray(raw)) return bad("an array of strings");
+      const out: string[] = [];
+      raw.forEach((v, i) => {
+        if (typeof v !== "string" || v === "") issues.push({ path: `${path}[${i}]`, message: `expected a non-empty string, got ${typeName(v)}` });
+        else out.push(v);
+      });
+      return out;
+    }
+    case "hostports": {
+      if (!Array.isArray(raw)) return bad('an array of "host:port" strings');
+      const out: string[] = [];
+      raw.forEach((v, i) => {
+        if (typeof v !== "string") {
+          issues.push({ path: `${path}[${i}]`, message: `expected a "host:port" string, got ${typeName(v)}` });
+          return;
+        }
+        const hp = parseHostPort(v);
+        if (typeof hp === "string") issues.push({ path: `${path}[${i}]`, message: `${hp}; expected "host:port"` });
+        else out.push(v);
+      });
+      return out;
+    }
+  }
+}
+
+function resolveTable(fields: FieldSpec[], raw: Table, prefix: string, issues: ConfigIssue[]): Table {
+  const out: Table = {};
+  const known = new Set(fields.map((f) => f.key));
+  for (const key of Object.keys(raw)) {
+    if (!known.has(key)) {
+      issues.push({ path: `${prefix}${key}`, message: `unknown key; known keys here: ${[...known].join(", ")}` });
+    }
+  }
+  for (const f of fields) {
+    const path = `${prefix}${f.key}`;
+    if (raw[f.key] === undefined) {
+      if (f.default) out[f.prop] = f.default();
+      continue;
+    }
+    const v = resolveField(f, raw[f.key], path, issues);
+    if (v !== undefined) out[f.prop] = v;
+  }
+  return out;
+}
+
+/** Parses and validates TOML text. Throws ConfigError with every problem found. */
+export function parseConfig(text: string, source = "config"): Config {
+  let doc: Table;
+  try {
+    doc = parseToml(text) as Table;
+  } catch (e) {
+    const msg = e instanceof TomlError ? `TOML syntax error at line ${e.line}, column ${e.column}: ${e.message.split("\n")[0]}` : String(e);
+    throw new ConfigError(source, [{ path: "", message: msg }]);
+  }
+  const issues: ConfigIssue[] = [];
+  const sectionKeys = new Set([...SECTIONS.map((s) => s.key), "backends"]);
+  for (const key of Object.keys(doc)) {
+    if (!sectionKeys.has(key)) issues.push({ path: key, message: `unknown section; known: ${[...sectionKeys].join(", ")}` });
+  }
+  const out: Table = {};
+  for (const section of SECTIONS) {
+    const raw = doc[section.key] ?? {};
+    if (!isTable(raw)) {
+      issues.push({ path: section.key, message: `expected a table [${section.key}], got ${typeName(raw)}` });
+      out[section.key] = resolveTable(section.fields, {}, `${section.key}.`, []);
+      continue;
+    }
+    out[section.key] = resolveTable(section.fields, raw, `${section.key}.`, issues);
+  }
+  out.backends = resolveBackends(doc.backends, issues);
+  crossCheck(out, issues);
+  if (issues.length > 0) throw new ConfigError(source, issues);
+  return out as unknown as Config;
+}
+
+function resolveBackends(raw: unknown, issues: ConfigIssue[]): Table[] {
+  if (raw === undefined) {
+    issues.push({ path: "backends", message: 'no backends: add at least one [[backends]] table with address = "host:port"' });
+    return [];
+  }
+  if (!Array.isArray(raw)) {
+    issues.push({ path: "backends", message: `expected an array of tables ([[backends]]), got ${typeName(raw)}` });
+    return [];
+  }
+  if (raw.length === 0) issues.push({ path: "backends", message: "is empty: add at least one backend" });
+  const out: Table[] = [];
+  const seen = new Map<string, number>();
+  raw.forEach((entry, i) => {
+    const prefix = `backends[${i}].`;
+    if (!isTable(entry)) {
+      issues.push({ path: `backends[${i}]`, message: `expected a table with address = "host:port", got ${typeName(entry)}` });
+      return;
+    }
+    const before = issues.length;
+    const b = resolveTable(BACKEND_FIELDS, entry, prefix, issues);
+    if (entry.address === undefined) issues.push({ path: `${prefix}address`, message: 'is required: "host:port"' });
+    if (issues.length > before || typeof b.address !== "string") return;
+    const hp = parseHostPort(b.address);
+    if (typeof hp === "string") {
+      issues.push({ path: `${prefix}address`, message: `${hp}; expected "host:port"` });
+      return;
+    }
+    const canonical = formatHostPort(hp.host.toLowerCase(), hp.port);
+    const first = seen.get(canonical);
+    if (first !== undefined) {
+      issues.push({ path: `${prefix}address`, message: `duplicate of backends[${first}].address (${canonical})` });
+      return;
+    }
+    seen.set(canonical, i);
+    out.push({ address: b.address, host: hp.host, port: hp.port });
+  });
+  return out;
+}
+
+function crossCheck(cfg: Table, issues: ConfigIssue[]): void {
+  const cluster = cfg.cluster as Table;
+  const proxy = cfg.proxy as Table;
+  const admin = cfg.admin as Table;
+  const health = cfg.health as Table;
+  const ports: [string, unknown][] = [
+    ["proxy.listen_port", proxy.listenPort],
+    ["admin.listen_port", admin.listenPort],
+    ["cluster.listen_port", cluster.listenPort],
+  ];
+  for (let i = 0; i < ports.length; i++) {
+    for (let j = i + 1; j < ports.length; j++) {
+      const [pa, a] = ports[i]!;
+      const [pb, b] = ports[j]!;
+      if (typeof a === "number" && a !== 0 && a === b) issues.push({ path: pb, message: `port ${b} is already used by ${pa}` });
+    }
+  }
+  if (typeof health.timeoutMs === "number" && typeof health.intervalMs === "number" && health.timeoutMs > health.intervalMs) {
+    issues.push({ path: "health.timeout", message: `must not exceed health.interval (${formatDuration(health.intervalMs)})` });
+  }
+  if (typeof cluster.probeTimeoutMs === "number" && typeof cluster.probeIntervalMs === "number" && cluster.probeTimeoutMs >= cluster.probeIntervalMs) {
+    issues.push({ path: "cluster.probe_timeout", message: `must be less than cluster.probe_interval (${formatDuration(cluster.probeIntervalMs)})` });
+  }
+}
+
+export async function loadConfig(path: string): Promise<Config> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) {
+    throw new ConfigError(path, [{ path: "", message: "file not found (pass the config path as the first argument)" }]);
+  }
+  return parseConfig(await file.text(), path);
+}
+
+/** The resolved configuration as TOML, defaults filled in (for --check). */
+export function configToToml(cfg: Config): string {
+  const lines: string[] = [];
+  const value = (spec: FieldSpec, v: unknown): string => {
+    if (spec.type.kind === "duration") return JSON.stringify(formatDuration(v as number));
+    return JSON.stringify(v);
+  };
+  for (const section of SECTIONS) {
+    lines.push(`[${section.key}]`);
+    const t = (cfg as unknown as Record<string, Table>)[section.key]!;
+    for (const f of section.fields) {
+      const v = t[f.prop];
+      if (v === undefined) {
+        lines.push(`# ${f.key} = (unset) — ${f.doc}`);
+        continue;
+      }
+      const shown = f.key === "shared_key" || f.key === "extra_keys" ? JSON.stringify("<redacted>") : value(f, v);
+      lines.push(`${f.key} = ${shown}`);
+    }
+    lines.push("");
+  }
+  for (const b of cfg.backends) lines.push("[[backends]]", `address = ${JSON.stringify(b.address)}`, "");
+  return lines.join("\n");
+}
