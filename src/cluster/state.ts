@@ -1,0 +1,451 @@
+// The member table and memberlist's state-transition rules (alive / suspect / dead / merge),
+// including refutation of rumours about ourselves and Lifeguard suspicion timers.
+// Sending is delegated to a StateBroadcaster so the rules can be tested without sockets.
+
+import type { Logger } from "../log.ts";
+import type { TimingWheel } from "../timer/wheel.ts";
+import { bytesToIp } from "./address.ts";
+import type { Awareness } from "./awareness.ts";
+import type { Alive, Dead, IpBytes, PushNodeState, Suspect, Vsn } from "./messages.ts";
+import { NodeStateCode } from "./messages.ts";
+import type { GossipCounters } from "./metrics.ts";
+import { Suspicion, suspicionConfirmationsK, suspicionTimeoutMs } from "./suspicion.ts";
+
+export type MemberState = "alive" | "suspect" | "dead" | "left";
+
+export interface NodeState {
+  name: string;
+  /** Raw IP bytes as last announced (4 or 16 bytes). */
+  addr: IpBytes;
+  /** Text form of addr (IPv4-mapped addresses print as IPv4). */
+  address: string;
+  port: number;
+  meta: Uint8Array;
+  incarnation: number;
+  state: MemberState;
+  /** Clock time (ms) of the last state change. */
+  stateChangedAt: number;
+  vsn: Vsn;
+}
+
+/** Sends facts to the cluster; each is named after its node so newer facts replace older ones. */
+export interface StateBroadcaster {
+  alive(a: Alive, onDone?: () => void): void;
+  suspect(s: Suspect): void;
+  dead(d: Dead, onDone?: () => void): void;
+}
+
+export type StateEventKind = "join" | "update" | "leave" | "dead";
+
+export interface StateTableOptions {
+  localName: string;
+  probeIntervalMs: number;
+  suspicionMult: number;
+  suspicionMaxTimeoutMult: number;
+  wheel: TimingWheel;
+  /** Clock for stateChangedAt and elapsed times; the wheel's clock in tests. */
+  now: () => number;
+  awareness: Awareness;
+  broadcaster: StateBroadcaster;
+  counters: GossipCounters;
+  logger: Logger;
+  /** Synchronous, cheap; exceptions are caught and logged. */
+  onEvent: (kind: StateEventKind, node: NodeState) => void;
+}
+
+export function stateFromCode(code: number): MemberState | null {
+  switch (code) {
+    case NodeStateCode.alive:
+      return "alive";
+    case NodeStateCode.suspect:
+      return "suspect";
+    case NodeStateCode.dead:
+      return "dead";
+    case NodeStateCode.left:
+      return "left";
+    default:
+      return null;
+  }
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function vsnEqual(a: Vsn, b: Vsn): boolean {
+  for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export class IncompatibleVersionError extends Error {
+  constructor(
+    readonly node: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "IncompatibleVersionError";
+  }
+}
+
+/** Fisher–Yates in place. */
+export function shuffle<T>(xs: T[]): void {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    const t = xs[i];
+    xs[i] = xs[j];
+    xs[j] = t;
+  }
+}
+
+/** Up to k distinct random entries not excluded by `skip` (tries 3·n times, like memberlist). */
+export function kRandomNodes(k: number, nodes: readonly NodeState[], skip: (n: NodeState) => boolean): NodeState[] {
+  const n = nodes.length;
+  const out: NodeState[] = [];
+  for (let i = 0; i < 3 * n && out.length < k; i++) {
+    const node = nodes[Math.floor(Math.random() * n)];
+    if (skip(node) || out.includes(node)) continue;
+    out.push(node);
+  }
+  return out;
+}
+
+export class StateTable {
+  /** Probe order (shuffled); the map indexes the same objects by name. */
+  private nodes: NodeState[] = [];
+  private readonly byName = new Map<string, NodeState>();
+  private readonly timers = new Map<string, Suspicion>();
+  private incarnationCounter = 0;
+  private leavingFlag = false;
+
+  constructor(private readonly opts: StateTableOptions) {}
+
+  get localName(): string {
+    return this.opts.localName;
+  }
+
+  /** N in memberlist's formulas: every entry, self and not-yet-reaped dead included. */
+  get numNodes(): number {
+    return this.nodes.length;
+  }
+
+  get leaving(): boolean {
+    return this.leavingFlag;
+  }
+
+  get(name: string): NodeState | undefined {
+    return this.byName.get(name);
+  }
+
+  local(): NodeState | undefined {
+    return this.byName.get(this.opts.localName);
+  }
+
+  all(): readonly NodeState[] {
+    return this.nodes;
+  }
+
+  /** True when some other node is alive (so a broadcast has someone to reach). */
+  anyAlive(): boolean {
+    for (const n of this.nodes) if (n.name !== this.opts.localName && n.state === "alive") return true;
+    return false;
+  }
+
+  counts(): { alive: number; suspect: number; dead: number; left: number } {
+    const c = { alive: 0, suspect: 0, dead: 0, left: 0 };
+    for (const n of this.nodes) c[n.state]++;
+    return c;
+  }
+
+  nextIncarnation(): number {
+    return ++this.incarnationCounter;
+  }
+
+  /** Announces ourselves (startup or meta change): fresh incarnation, alive, broadcast. */
+  setLocalAlive(addr: IpBytes, port: number, meta: Uint8Array, vsn: Vsn, onDone?: () => void): void {
+    const a: Alive = { incarnation: this.nextIncarnation(), node: this.opts.localName, addr, port, meta, vsn };
+    this.aliveNode(a, true, onDone);
+  }
+
+  /** Marks ourselves as leaving and gossips dead{From: self}; onDone runs once it was gossiped out. */
+  leave(onDone: () => void): boolean {
+    this.leavingFlag = true;
+    const me = this.local();
+    if (!me) return false;
+    this.deadNode({ incarnation: me.incarnation, node: me.name, from: me.name }, onDone);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- rules
+
+  /**
+   * Applies an alive message. `bootstrap` is true only for our own announcements (no refutation).
+   * Returns false when the message was ignored.
+   */
+  aliveNode(a: Alive, bootstrap = false, onDone?: () => void): boolean {
+    const isLocal = a.node === this.opts.localName;
+    if (this.leavingFlag && isLocal) return false;
+    const [pMin, pMax] = a.vsn;
+    if (pMin === 0 || pMax === 0 || pMin > pMax) {
+      this.opts.logger.debug("ignoring alive with bad protocol versions", { node: a.node, vsn: a.vsn });
+      return false;
+    }
+    const address = bytesToIp(a.addr);
+    if (address === null) return false;
+
+    let state = this.byName.get(a.node);
+    let movesNode = false;
+    if (!state) {
+      // new entries start "dead" so the transition below fires a join event
+      state = {
+        name: a.node,
+        addr: a.addr,
+        address,
+        port: a.port,
+        meta: a.meta,
+        incarnation: 0,
+        state: "dead",
+        stateChangedAt: this.opts.now(),
+        vsn: [...a.vsn] as Vsn,
+      };
+      this.byName.set(a.node, state);
+      // insert at a random position so new nodes are probed in random order
+      const at = Math.floor(Math.random() * (this.nodes.length + 1));
+      this.nodes.push(state);
+      const t = this.nodes[at];
+      this.nodes[at] = state;
+      this.nodes[this.nodes.length - 1] = t;
+      movesNode = true;
+    } else if (state.address !== address || state.port !== a.port) {
+      if (state.state === "left") {
+        this.opts.logger.info("address of left node changed", { node: a.node, from: `${state.address}:${state.port}`, to: `${address}:${a.port}` });
+        movesNode = true;
+      } else {
+        this.opts.logger.warn("conflicting address for node", { node: a.node, ours: `${state.address}:${state.port}`, theirs: `${address}:${a.port}`, state: state.state });
+        return false;
+      }
+    }
+
+    if (!isLocal && !movesNode && a.incarnation <= state.incarnation) return false;
+    if (isLocal && a.incarnation < state.incarnation) return false;
+
+    this.clearTimer(a.node);
+    const oldState = state.state;
+    const oldMeta = state.meta;
+
+    if (isLocal && !bootstrap) {
+      // someone is spreading an alive about us: only our own exact view may stand
+      if (a.incarnation === state.incarnation && bytesEqual(a.meta, state.meta) && vsnEqual(a.vsn, state.vsn)) return false;
+      this.refute(state, a.incarnation);
+      return true;
+    }
+
+    this.opts.broadcaster.alive(a, onDone);
+    state.vsn = [...a.vsn] as Vsn;
+    state.incarnation = a.incarnation;
+    state.meta = a.meta;
+    state.addr = a.addr;
+    state.address = address;
+    state.port = a.port;
+    if (state.state !== "alive") {
+      state.state = "alive";
+      state.stateChangedAt = this.opts.now();
+    }
+    if (oldState === "dead" || oldState === "left") this.emit("join", state);
+    else if (!bytesEqual(oldMeta, state.meta) || oldState !== "alive") this.emit("update", state);
+    return true;
+  }
+
+  /** Applies a suspect message (ours or gossiped). Returns false when ignored. */
+  suspectNode(s: Suspect): boolean {
+    const state = this.byName.get(s.node);
+    if (!state) return false;
+    if (s.incarnation < state.incarnation) return false;
+
+    const timer = this.timers.get(s.node);
+    if (timer) {
+      if (timer.confirm(s.from)) this.opts.broadcaster.suspect(s);
+      return true;
+    }
+    if (state.state !== "alive") return false;
+
+    if (state.name === this.opts.localName) {
+      if (this.leavingFlag) return false;
+      this.refute(state, s.incarnation);
+      this.opts.logger.warn("refuting a suspect message", { from: s.from });
+      return true;
+    }
+    this.opts.broadcaster.suspect(s);
+    this.opts.counters.suspicionsRaised++;
+
+    state.incarnation = s.incarnation;
+    state.state = "suspect";
+    state.stateChangedAt = this.opts.now();
+
+    const n = this.numNodes;
+    const k = suspicionConfirmationsK(this.opts.suspicionMult, n);
+    const minMs = suspicionTimeoutMs(this.opts.suspicionMult, n, this.opts.probeIntervalMs);
+    const maxMs = this.opts.suspicionMaxTimeoutMult * minMs;
+    const name = s.node;
+    const susp: Suspicion = new Suspicion({
+      from: s.from,
+      k,
+      minMs,
+      maxMs,
+      wheel: this.opts.wheel,
+      now: this.opts.now,
+      onTimeout: (confirmations) => {
+        if (this.timers.get(name) !== susp) return;
+        const cur = this.byName.get(name);
+        if (!cur || cur.state !== "suspect") return;
+        this.opts.logger.info("marking node as failed, suspect timeout reached", { node: name, confirmations });
+        this.deadNode({ incarnation: cur.incarnation, node: name, from: this.opts.localName });
+      },
+    });
+    this.timers.set(name, susp);
+    this.emit("update", state);
+    return true;
+  }
+
+  /** Applies a dead message; From==Node means a graceful leave. Returns false when ignored. */
+  deadNode(d: Dead, onDone?: () => void): boolean {
+    const state = this.byName.get(d.node);
+    if (!state) return false;
+    if (d.incarnation < state.incarnation) return false;
+    this.clearTimer(d.node);
+    if (state.state === "dead" || state.state === "left") return false;
+
+    if (state.name === this.opts.localName) {
+      if (!this.leavingFlag) {
+        this.refute(state, d.incarnation);
+        this.opts.logger.warn("refuting a dead message", { from: d.from });
+        return true;
+      }
+      this.opts.broadcaster.dead(d, onDone);
+    } else {
+      this.opts.broadcaster.dead(d);
+    }
+
+    state.incarnation = d.incarnation;
+    state.state = d.node === d.from ? "left" : "dead";
+    state.stateChangedAt = this.opts.now();
+    this.emit(state.state === "left" ? "leave" : "dead", state);
+    return true;
+  }
+
+  /** Merges a remote push/pull table: alive → alive rules, left → dead{From:Node}, dead/suspect → suspect. */
+  mergeState(remote: readonly PushNodeState[]): void {
+    for (const r of remote) {
+      switch (stateFromCode(r.state)) {
+        case "alive":
+          this.aliveNode({ incarnation: r.incarnation, node: r.name, addr: r.addr, port: r.port, meta: r.meta, vsn: r.vsn });
+          break;
+        case "left":
+          this.deadNode({ incarnation: r.incarnation, node: r.name, from: r.name });
+          break;
+        case "dead":
+        case "suspect":
+          this.suspectNode({ incarnation: r.incarnation, node: r.name, from: this.opts.localName });
+          break;
+        default:
+          // unknown state codes are ignored, as memberlist does
+          break;
+      }
+    }
+  }
+
+  /** Throws IncompatibleVersionError when a node's current protocol/delegate version is outside the common range. */
+  verifyProtocol(remote: readonly PushNodeState[]): void {
+    let maxPMin = 0;
+    let minPMax = 255;
+    let maxDMin = 0;
+    let minDMax = 255;
+    const take = (v: Vsn) => {
+      maxPMin = Math.max(maxPMin, v[0]);
+      minPMax = Math.min(minPMax, v[1]);
+      maxDMin = Math.max(maxDMin, v[3]);
+      minDMax = Math.min(minDMax, v[4]);
+    };
+    for (const r of remote) if (r.state === NodeStateCode.alive) take(r.vsn);
+    for (const n of this.nodes) if (n.state === "alive") take(n.vsn);
+    const check = (name: string, v: Vsn) => {
+      if (v[2] < maxPMin || v[2] > minPMax) throw new IncompatibleVersionError(name, `node ${name} speaks protocol ${v[2]}, cluster range is [${maxPMin}, ${minPMax}]`);
+      if (v[5] < maxDMin || v[5] > minDMax) throw new IncompatibleVersionError(name, `node ${name} speaks delegate protocol ${v[5]}, cluster range is [${maxDMin}, ${minDMax}]`);
+    };
+    for (const r of remote) check(r.name, r.vsn);
+    for (const n of this.nodes) check(n.name, n.vsn);
+  }
+
+  /** Our full table as push/pull entries (suspect, dead and left included). */
+  toPushStates(): PushNodeState[] {
+    return this.nodes.map((n) => ({
+      name: n.name,
+      addr: n.addr,
+      port: n.port,
+      meta: n.meta,
+      incarnation: n.incarnation,
+      state: NodeStateCode[n.state],
+      vsn: n.vsn,
+    }));
+  }
+
+  /**
+   * End of a probe round: drops dead and left entries older than `gossipToTheDeadMs`
+   * (never ourselves) and reshuffles the probe order. Returns the reaped entries.
+   */
+  reapAndShuffle(gossipToTheDeadMs: number): NodeState[] {
+    const now = this.opts.now();
+    const keep: NodeState[] = [];
+    const reaped: NodeState[] = [];
+    for (const n of this.nodes) {
+      const gone = (n.state === "dead" || n.state === "left") && n.name !== this.opts.localName && now - n.stateChangedAt > gossipToTheDeadMs;
+      if (gone) {
+        reaped.push(n);
+        this.byName.delete(n.name);
+        this.clearTimer(n.name);
+      } else {
+        keep.push(n);
+      }
+    }
+    shuffle(keep);
+    this.nodes = keep;
+    return reaped;
+  }
+
+  /** Stops every suspicion timer (shutdown). */
+  stop(): void {
+    for (const t of this.timers.values()) t.cancel();
+    this.timers.clear();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private refute(me: NodeState, accusedInc: number): void {
+    let inc = this.nextIncarnation();
+    if (accusedInc >= inc) {
+      inc = accusedInc + 1;
+      this.incarnationCounter = inc;
+    }
+    me.incarnation = inc;
+    this.opts.awareness.applyDelta(1);
+    this.opts.counters.refutations++;
+    this.opts.broadcaster.alive({ incarnation: inc, node: me.name, addr: me.addr, port: me.port, meta: me.meta, vsn: me.vsn });
+  }
+
+  private clearTimer(name: string): void {
+    const t = this.timers.get(name);
+    if (t) {
+      t.cancel();
+      this.timers.delete(name);
+    }
+  }
+
+  private emit(kind: StateEventKind, node: NodeState): void {
+    try {
+      this.opts.onEvent(kind, node);
+    } catch (err) {
+      this.opts.logger.error("member event listener threw", { event: kind, node: node.name, err });
+    }
+  }
+}
