@@ -1,0 +1,108 @@
+// A small Prometheus text-format registry. Request-path updates are plain array increments:
+// label sets are resolved to slots once, not per request.
+
+export type Labels = Record<string, string>;
+
+function labelText(labels: Labels): string {
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return "";
+  return `{${keys.map((k) => `${k}="${labels[k]!.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`).join(",")}}`;
+}
+
+interface Series {
+  render(out: string[]): void;
+}
+
+export class Counter implements Series {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly kind: "counter" | "gauge" = "counter",
+  ) {}
+
+  /** A handle for one label set; keep it and call inc() on the hot path. */
+  slot(labels: Labels = {}): { value: number } {
+    const key = labelText(labels);
+    let s = this.values.get(key);
+    if (!s) {
+      s = { labels, value: 0 };
+      this.values.set(key, s);
+    }
+    return s;
+  }
+
+  inc(labels: Labels = {}, by = 1): void {
+    this.slot(labels).value += by;
+  }
+
+  set(labels: Labels, value: number): void {
+    this.slot(labels).value = value;
+  }
+
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.kind}`);
+    for (const [key, s] of this.values) out.push(`${this.name}${key} ${s.value}`);
+  }
+}
+
+/** A gauge whose value is read at scrape time. */
+export class CallbackGauge implements Series {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => { labels: Labels; value: number }[],
+  ) {}
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`);
+    for (const { labels, value } of this.read()) out.push(`${this.name}${labelText(labels)} ${value}`);
+  }
+}
+
+export class Histogram implements Series {
+  private readonly counts: number[];
+  private sum = 0;
+  private count = 0;
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly buckets: number[],
+  ) {
+    this.counts = buckets.map(() => 0);
+  }
+
+  observe(v: number): void {
+    this.sum += v;
+    this.count++;
+    const b = this.buckets;
+    for (let i = 0; i < b.length; i++) {
+      if (v <= b[i]!) {
+        this.counts[i]!++;
+        return;
+      }
+    }
+  }
+
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`);
+    let cum = 0;
+    this.buckets.forEach((le, i) => {
+      cum += this.counts[i]!;
+      out.push(`${this.name}_bucket{le="${le}"} ${cum}`);
+    });
+    out.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
+  }
+}
+
+export class Registry {
+  private readonly series: Series[] = [];
+  add<T extends Series>(s: T): T {
+    this.series.push(s);
+    return s;
+  }
+  render(): string {
+    const out: string[] = [];
+    for (const s of this.series) s.render(out);
+    return out.join("\n") + "\n";
+  }
+}

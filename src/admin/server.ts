@@ -1,0 +1,60 @@
+// The admin listener: /health, /status (JSON) and /metrics (Prometheus), loopback by default.
+
+import type { Server } from "bun";
+import type { AdminConfig } from "../config/schema.ts";
+
+export interface StatusSource {
+  /** The /status document. */
+  status(): Record<string, unknown>;
+  /** The /metrics text. */
+  metrics(): string;
+  /** True once the node serves traffic. */
+  ready(): boolean;
+}
+
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
+
+export class AdminServer {
+  private server: Server<undefined> | undefined;
+
+  constructor(
+    private readonly cfg: AdminConfig,
+    private readonly source: StatusSource,
+  ) {}
+
+  get port(): number {
+    return this.server?.port ?? 0;
+  }
+
+  start(): void {
+    this.server = Bun.serve({
+      hostname: this.cfg.bindAddress,
+      port: this.cfg.listenPort,
+      development: false,
+      fetch: (req) => this.route(req),
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.stop(true);
+  }
+
+  private route(req: Request): Response {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+    }
+    const url = new URL(req.url);
+    switch (url.pathname) {
+      case "/health":
+        return this.source.ready()
+          ? new Response("ok\n", { headers: { "content-type": "text/plain" } })
+          : new Response("starting\n", { status: 503, headers: { "content-type": "text/plain" } });
+      case "/status":
+        return new Response(JSON.stringify(this.source.status(), null, 2) + "\n", { headers: JSON_HEADERS });
+      case "/metrics":
+        return new Response(this.source.metrics(), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+      default:
+        return new Response("not found; try /health, /status, /metrics\n", { status: 404 });
+    }
+  }
+}

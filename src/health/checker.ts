@@ -1,0 +1,182 @@
+// Active TCP checks on the timing wheel plus passive failures from the proxy, turned into
+// up/down state with rise/fall thresholds. Every transition is an event carrying the healthy count,
+// which the routing snapshot and (later) the gossip metadata follow.
+
+import type { BackendConfig, HealthConfig } from "../config/schema.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { type Timeout, type TimingWheel, wheel as defaultWheel } from "../timer/wheel.ts";
+import { type ProbeResult, tcpProbe } from "./probe.ts";
+
+export type HealthStatus = "unknown" | "up" | "down";
+
+export interface BackendHealth {
+  address: string;
+  host: string;
+  port: number;
+  status: HealthStatus;
+  /** Epoch ms of the last completed active check, null before the first. */
+  lastCheck: number | null;
+  lastError: string | null;
+  /** Total failed checks and passive failures since start. */
+  failures: number;
+  /** Consecutive passes / failures, for rise and fall. */
+  passes: number;
+  fails: number;
+}
+
+export interface HealthChange {
+  backend: Readonly<BackendHealth>;
+  from: HealthStatus;
+  to: HealthStatus;
+  reason: "check" | "passive";
+  healthyCount: number;
+}
+
+export type Prober = (host: string, port: number, timeoutMs: number) => Promise<ProbeResult>;
+
+export interface HealthCheckerOptions {
+  wheel?: TimingWheel;
+  prober?: Prober;
+  logger?: Logger;
+}
+
+export class HealthChecker {
+  private readonly states: BackendHealth[];
+  private readonly timers: (Timeout | null)[];
+  private readonly listeners: ((c: HealthChange) => void)[] = [];
+  private readonly wheel: TimingWheel;
+  private readonly prober: Prober;
+  private readonly log: Logger;
+  private running = false;
+  private healthy = 0;
+  private transitionCount = 0;
+
+  constructor(
+    backends: readonly BackendConfig[],
+    private cfg: HealthConfig,
+    opts: HealthCheckerOptions = {},
+  ) {
+    this.states = backends.map((b) => ({
+      address: b.address,
+      host: b.host,
+      port: b.port,
+      status: "unknown",
+      lastCheck: null,
+      lastError: null,
+      failures: 0,
+      passes: 0,
+      fails: 0,
+    }));
+    this.timers = backends.map(() => null);
+    this.wheel = opts.wheel ?? defaultWheel;
+    this.prober = opts.prober ?? tcpProbe;
+    this.log = opts.logger ?? createLogger("health");
+  }
+
+  onChange(fn: (c: HealthChange) => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Runs the first check of every backend now; resolves once all have a first answer. */
+  async start(): Promise<void> {
+    this.running = true;
+    await Promise.all(this.states.map((_, i) => this.check(i)));
+  }
+
+  stop(): void {
+    this.running = false;
+    for (let i = 0; i < this.timers.length; i++) {
+      this.timers[i]?.cancel();
+      this.timers[i] = null;
+    }
+  }
+
+  get healthyCount(): number {
+    return this.healthy;
+  }
+
+  get transitions(): number {
+    return this.transitionCount;
+  }
+
+  backends(): readonly Readonly<BackendHealth>[] {
+    return this.states;
+  }
+
+  isHealthy(index: number): boolean {
+    return this.states[index]?.status === "up";
+  }
+
+  /**
+   * The proxy could not connect to this backend: it is down now, not after `fall` checks,
+   * since a refused connection is as certain as a failed check gets. Active checks bring it back.
+   */
+  reportConnectFailure(index: number, error: string): void {
+    const s = this.states[index];
+    if (!s) return;
+    s.failures++;
+    s.lastError = error;
+    s.passes = 0;
+    if (s.status !== "down") this.transition(s, "down", "passive");
+  }
+
+  private schedule(index: number): void {
+    if (!this.running) return;
+    // ±10% jitter so backends are not probed in lockstep.
+    const jitter = this.cfg.intervalMs * 0.1 * (Math.random() * 2 - 1);
+    this.timers[index] = this.wheel.schedule(Math.max(1, this.cfg.intervalMs + jitter), () => {
+      this.timers[index] = null;
+      void this.check(index);
+    });
+  }
+
+  private async check(index: number): Promise<void> {
+    const s = this.states[index]!;
+    let result: ProbeResult;
+    try {
+      result = await this.prober(s.host, s.port, this.cfg.timeoutMs);
+    } catch (e) {
+      result = { ok: false, error: String(e) };
+    }
+    if (!this.running) return;
+    s.lastCheck = Date.now();
+    this.apply(s, result);
+    this.schedule(index);
+  }
+
+  private apply(s: BackendHealth, r: ProbeResult): void {
+    if (r.ok) {
+      s.lastError = null;
+      s.fails = 0;
+      s.passes++;
+      // unknown → up on the first pass; down → up after `rise` passes in a row.
+      if (s.status === "unknown" || (s.status === "down" && s.passes >= this.cfg.rise)) this.transition(s, "up", "check");
+      return;
+    }
+    s.failures++;
+    s.lastError = r.error ?? "failed";
+    s.passes = 0;
+    s.fails++;
+    // unknown → down on the first failure: a dead backend at start never gets traffic.
+    if (s.status === "unknown" || (s.status === "up" && s.fails >= this.cfg.fall)) this.transition(s, "down", "check");
+  }
+
+  private transition(s: BackendHealth, to: HealthStatus, reason: "check" | "passive"): void {
+    const from = s.status;
+    s.status = to;
+    if (from === "up") this.healthy--;
+    if (to === "up") this.healthy++;
+    this.transitionCount++;
+    const change: HealthChange = { backend: s, from, to, reason, healthyCount: this.healthy };
+    const fields = { backend: s.address, from, to, reason, healthy: this.healthy, total: this.states.length, error: s.lastError ?? undefined };
+    if (to === "up") this.log.info("backend up", fields);
+    else this.log.warn("backend down", fields);
+    for (const fn of this.listeners) {
+      try {
+        fn(change);
+      } catch (e) {
+        this.log.error("health listener failed", { error: e });
+      }
+    }
+  }
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bun
+// The CLI: `clusterclub [config.toml]`. Validates the config before binding anything
+// (exit 2 on a bad config), then runs the node until SIGTERM/SIGINT.
+
+import { defineCommand, runMain } from "citty";
+import { ConfigError, configToToml, loadConfig } from "./config/index.ts";
+import { configureLogging, isLogLevel, type LogFormat, log } from "./log.ts";
+import { ClusterClubNode, VERSION } from "./node.ts";
+
+export const EXIT_CONFIG = 2;
+
+const command = defineCommand({
+  meta: {
+    name: "clusterclub",
+    version: VERSION,
+    description:
+      "HTTP edge load balancer whose nodes form a cluster by gossip.\n\n" +
+      "Examples:\n" +
+      "  clusterclub config.toml                 run a node\n" +
+      "  clusterclub --check config.toml         validate, print the resolved config, exit 0 or 2\n" +
+      "  clusterclub --log-level debug cfg.toml  more detail (never per request at info)",
+  },
+  args: {
+    config: { type: "positional", required: false, default: "config.toml", description: "path to the TOML config" },
+    check: { type: "boolean", default: false, description: "validate the config, print it with defaults, and exit (0 valid, 2 invalid)" },
+    "log-level": { type: "string", default: "info", description: "debug | info | warn | error" },
+    "log-format": { type: "string", description: "pretty | json (default: pretty on a TTY, json otherwise)" },
+  },
+  async run({ args }) {
+    const level = args["log-level"];
+    if (!isLogLevel(level)) {
+      console.error(`--log-level: "${level}" is not one of debug, info, warn, error`);
+      process.exit(EXIT_CONFIG);
+    }
+    const format = args["log-format"];
+    if (format !== undefined && format !== "pretty" && format !== "json") {
+      console.error(`--log-format: "${format}" is not one of pretty, json`);
+      process.exit(EXIT_CONFIG);
+    }
+    configureLogging({ level, format: format as LogFormat | undefined });
+
+    let config;
+    try {
+      config = await loadConfig(args.config);
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        console.error(e.message);
+        process.exit(EXIT_CONFIG);
+      }
+      throw e;
+    }
+    if (args.check) {
+      process.stdout.write(`# ${args.config}: valid\n${configToToml(config)}`);
+      return;
+    }
+
+    const node = new ClusterClubNode(config);
+    const shutdown = (signal: string) => {
+      log.info("signal received, shutting down", { signal });
+      node.stop().then(
+        () => process.exit(0),
+        (e) => {
+          log.error("shutdown failed", { error: e });
+          process.exit(1);
+        },
+      );
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+    try {
+      await node.start();
+    } catch (e) {
+      log.error("failed to start", { error: e, code: (e as { code?: string }).code });
+      await node.stop(0).catch(() => {});
+      process.exit(1);
+    }
+  },
+});
+
+if (import.meta.main) {
+  void runMain(command);
+}

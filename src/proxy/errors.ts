@@ -1,0 +1,50 @@
+// The node's own answers when it cannot proxy: short plain text with a request id, never a stack.
+
+import { NO_BACKEND_HEADER } from "./headers.ts";
+
+let seq = 0;
+const bootId = Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, "0");
+
+/** Ids are only made for error answers and logs, so the success path pays nothing. */
+export function requestId(): string {
+  seq = (seq + 1) % 0x7fffffff;
+  return `${bootId}-${seq.toString(36)}`;
+}
+
+export type ProxyErrorKind = "no_backend" | "bad_gateway" | "timeout" | "too_large" | "bad_request";
+
+const STATUS: Record<ProxyErrorKind, number> = {
+  no_backend: 503,
+  bad_gateway: 502,
+  timeout: 504,
+  too_large: 413,
+  bad_request: 400,
+};
+
+const TEXT: Record<ProxyErrorKind, string> = {
+  no_backend: "no healthy backend is available",
+  bad_gateway: "the backend could not be reached or failed",
+  timeout: "the backend did not answer in time",
+  too_large: "request body too large",
+  bad_request: "bad request",
+};
+
+export interface ErrorResponseOptions {
+  retryAfterS?: number;
+  /** Mark a 503 as "this node has no backend", for the peer that forwarded the request. */
+  markNoBackend?: boolean;
+  detail?: string;
+}
+
+export function errorResponse(kind: ProxyErrorKind, id: string, opts: ErrorResponseOptions = {}): Response {
+  const status = STATUS[kind];
+  const headers: Record<string, string> = {
+    "content-type": "text/plain; charset=utf-8",
+    "cache-control": "no-store",
+    "x-request-id": id,
+  };
+  if (opts.retryAfterS !== undefined) headers["retry-after"] = String(opts.retryAfterS);
+  if (opts.markNoBackend) headers[NO_BACKEND_HEADER] = "1";
+  const detail = opts.detail ? ` (${opts.detail})` : "";
+  return new Response(`${status} ${TEXT[kind]}${detail}; request id ${id}\n`, { status, headers });
+}

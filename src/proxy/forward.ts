@@ -1,0 +1,96 @@
+// One upstream attempt: fetch with the body streamed, no decompression, no redirects, aborted when
+// the client goes away or the response headers take too long. Failures come back classified so
+// the server can decide whether another attempt is safe.
+
+import type { TimingWheel } from "../timer/wheel.ts";
+
+export type AttemptFailure =
+  /** Nothing reached the upstream (refused, unreachable, DNS): safe to retry for any method. */
+  | "connect"
+  /** The exchange broke after the request may have been sent: retry only if idempotent. */
+  | "broken"
+  /** No response headers within the response timeout. */
+  | "timeout"
+  /** The client went away; nobody is waiting for an answer. */
+  | "client_gone";
+
+export interface AttemptError {
+  failure: AttemptFailure;
+  code: string;
+}
+
+// Error codes Bun's fetch reports when no connection was made.
+const CONNECT_CODES = new Set([
+  "ECONNREFUSED",
+  "ConnectionRefused",
+  "FailedToOpenSocket",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "DNSResolutionFailed",
+]);
+
+/** Carries one attempt's abort wiring without allocating closures per request. */
+class Attempt {
+  readonly controller = new AbortController();
+  timedOut = false;
+  constructor(private readonly clientSignal: AbortSignal) {}
+  handleEvent(): void {
+    // Client disconnected: abort the upstream side too.
+    this.controller.abort();
+  }
+  fire = (): void => {
+    this.timedOut = true;
+    this.controller.abort();
+  };
+  detach(): void {
+    this.clientSignal.removeEventListener("abort", this);
+  }
+}
+
+export async function attemptFetch(
+  url: string,
+  req: Request,
+  body: ReadableStream<Uint8Array> | null,
+  timeoutMs: number,
+  wheel: TimingWheel,
+): Promise<Response | AttemptError> {
+  const a = new Attempt(req.signal);
+  if (req.signal.aborted) return { failure: "client_gone", code: "aborted" };
+  req.signal.addEventListener("abort", a);
+  const timer = wheel.schedule(timeoutMs, a.fire);
+  try {
+    const res = await fetch(url, {
+      method: req.method,
+      headers: req.headers,
+      body,
+      redirect: "manual",
+      decompress: false,
+      signal: a.controller.signal,
+      // Bun streams a ReadableStream body as chunked when no length is known.
+      duplex: "half",
+    } as RequestInit);
+    // From here the body streams; the client's abort still tears the upstream down (listener kept).
+    return res;
+  } catch (e) {
+    a.detach();
+    if (req.signal.aborted) return { failure: "client_gone", code: "aborted" };
+    if (a.timedOut) return { failure: "timeout", code: "timeout" };
+    const code = errorCode(e);
+    return { failure: CONNECT_CODES.has(code) ? "connect" : "broken", code };
+  } finally {
+    timer.cancel();
+  }
+}
+
+function errorCode(e: unknown): string {
+  if (e && typeof e === "object") {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    const name = (e as { name?: unknown }).name;
+    if (typeof name === "string") return name;
+  }
+  return "unknown";
+}

@@ -1,0 +1,190 @@
+// The data plane: Bun.serve in, two-tier selection from the current routing snapshot, fetch out,
+// with failover. Steps, in order: admit → mark hop → choose (node, then backend) → attempt → answer.
+
+import type { Server } from "bun";
+import type { ProxyConfig } from "../config/schema.ts";
+import type { Logger } from "../log.ts";
+import type { Router } from "../routing/router.ts";
+import type { TimingWheel } from "../timer/wheel.ts";
+import { errorResponse, requestId } from "./errors.ts";
+import { attemptFetch } from "./forward.ts";
+import { NO_BACKEND_HEADER, prepareRequestHeaders, prepareResponseHeaders } from "./headers.ts";
+import type { ProxyStats, TargetStats } from "./stats.ts";
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+const MAX_ATTEMPTS = 8;
+
+export interface ProxyDeps {
+  cfg: ProxyConfig;
+  nodeName: string;
+  /** Read on every request; the control plane installs new snapshots into it. */
+  router: Router;
+  stats: ProxyStats;
+  wheel: TimingWheel;
+  log: Logger;
+  /** Passive health: a local backend refused or could not be reached. */
+  onConnectFailure(backendIndex: number, code: string): void;
+  /** Seconds for Retry-After on 503. */
+  retryAfterS: number;
+}
+
+/** Path and query of an absolute request URL, without parsing it into a URL object. */
+export function pathOf(url: string): string {
+  const scheme = url.indexOf("://");
+  const slash = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
+  return slash < 0 ? "/" : url.slice(slash);
+}
+
+export class ProxyServer {
+  private server: Server<undefined> | undefined;
+  private readonly via: string;
+  private readonly targetStats = new Map<string, TargetStats>();
+
+  constructor(private readonly d: ProxyDeps) {
+    this.via = `1.1 ${d.nodeName}`;
+  }
+
+  get port(): number {
+    return this.server?.port ?? 0;
+  }
+
+  get inFlight(): number {
+    return this.server?.pendingRequests ?? 0;
+  }
+
+  start(): void {
+    const cfg = this.d.cfg;
+    this.server = Bun.serve({
+      hostname: cfg.bindAddress,
+      port: cfg.listenPort,
+      idleTimeout: Math.min(255, Math.ceil(cfg.idleTimeoutMs / 1000)),
+      // 0 = unlimited: Bun's own default would cut uploads at 128 MiB.
+      maxRequestBodySize: cfg.maxBodyBytes > 0 ? cfg.maxBodyBytes : Number.MAX_SAFE_INTEGER,
+      development: false,
+      fetch: (req, server) => this.handle(req, server),
+      error: (err) => {
+        const id = requestId();
+        this.d.log.error("proxy handler failed", { id, error: err });
+        return errorResponse("bad_gateway", id);
+      },
+    });
+  }
+
+  /** Stops accepting; waits for in-flight requests up to `drainMs`, then closes the rest. */
+  async stop(drainMs: number): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    const graceful = s.stop(false);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, drainMs);
+    });
+    await Promise.race([graceful, deadline]);
+    clearTimeout(timer);
+    await s.stop(true);
+  }
+
+  private stats(name: string): TargetStats {
+    let t = this.targetStats.get(name);
+    if (!t) {
+      t = this.d.stats.target(name);
+      this.targetStats.set(name, t);
+    }
+    return t;
+  }
+
+  private local(status: number, res: Response): Response {
+    this.d.stats.recordLocal(status);
+    return res;
+  }
+
+  async handle(req: Request, server: Server<undefined>): Promise<Response> {
+    const d = this.d;
+    const maxBody = d.cfg.maxBodyBytes;
+    if (maxBody > 0) {
+      const cl = req.headers.get("content-length");
+      if (cl !== null && Number(cl) > maxBody) return this.local(413, errorResponse("too_large", requestId()));
+    }
+    const router = d.router;
+    const clientIp = server.requestIP(req)?.address ?? "unknown";
+    // A member's request took its one hop already: serve it here, never forward it again.
+    const fromMember = router.isFromMember(clientIp, req.headers.get("via"));
+    prepareRequestHeaders(req.headers, { clientIp, proto: "http", via: this.via, fromMember });
+
+    const path = pathOf(req.url);
+    const method = req.method;
+    const body = method === "GET" || method === "HEAD" ? null : req.body;
+    const idempotent = IDEMPOTENT.has(method);
+    let triedBackends: Set<number> | undefined;
+    let triedNodes: Set<string> | undefined;
+    let attempts = 0;
+
+    while (attempts < MAX_ATTEMPTS) {
+      // Choose: a node by weight (unless we must stay local), then a backend on it.
+      let origin: string;
+      let targetName: string;
+      let backendIndex = -1;
+      let peerName: string | undefined;
+      const node = fromMember ? null : router.pickNode(triedNodes);
+      if (node === undefined) break;
+      if (node === null) {
+        const b = router.pickBackend(triedBackends);
+        if (!b) {
+          if (fromMember) break;
+          (triedNodes ??= new Set()).add(d.nodeName);
+          continue;
+        }
+        origin = b.origin;
+        targetName = b.address;
+        backendIndex = b.index;
+      } else {
+        origin = node.origin;
+        targetName = `node:${node.name}`;
+        peerName = node.name;
+      }
+      if (attempts > 0) {
+        // A body that has started to flow cannot be sent again.
+        if (body !== null && (body.locked || req.bodyUsed)) return this.local(502, errorResponse("bad_gateway", requestId()));
+        d.stats.retries.inc();
+      }
+      attempts++;
+      const target = this.stats(targetName);
+      const t0 = performance.now();
+      const r = await attemptFetch(origin + path, req, body, d.cfg.responseTimeoutMs, d.wheel);
+
+      if (r instanceof Response) {
+        if (peerName !== undefined && r.status === 503 && r.headers.has(NO_BACKEND_HEADER)) {
+          // The peer has nothing healthy after all: nothing was served, pick another node.
+          void r.body?.cancel();
+          (triedNodes ??= new Set()).add(peerName);
+          continue;
+        }
+        prepareResponseHeaders(r.headers, fromMember);
+        d.stats.recordResponse(target, r.status, (performance.now() - t0) / 1000);
+        return r;
+      }
+
+      target.errors.value++;
+      switch (r.failure) {
+        case "client_gone":
+          return new Response(null, { status: 499 });
+        case "timeout":
+          return this.local(504, errorResponse("timeout", requestId()));
+        case "connect":
+          if (backendIndex >= 0) d.onConnectFailure(backendIndex, r.code);
+          break;
+        case "broken":
+          if (!idempotent) return this.local(502, errorResponse("bad_gateway", requestId(), { detail: r.code }));
+          break;
+      }
+      d.log.debug("upstream attempt failed", { target: peerName ?? origin, failure: r.failure, code: r.code });
+      if (backendIndex >= 0) (triedBackends ??= new Set()).add(backendIndex);
+      else (triedNodes ??= new Set()).add(peerName!);
+    }
+
+    if (attempts === 0) {
+      return this.local(503, errorResponse("no_backend", requestId(), { retryAfterS: d.retryAfterS, markNoBackend: fromMember }));
+    }
+    return this.local(502, errorResponse("bad_gateway", requestId()));
+  }
+}

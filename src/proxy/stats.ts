@@ -1,0 +1,62 @@
+// Request counters the admin API exposes. Each target (local backend or peer node) gets its slots
+// once; the request path only bumps numbers.
+
+import { CallbackGauge, Counter, Histogram, type Registry } from "../admin/metrics.ts";
+
+const CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"] as const;
+
+export interface TargetStats {
+  byClass: { value: number }[];
+  errors: { value: number };
+}
+
+export class ProxyStats {
+  readonly requests = new Counter("clusterclub_requests_total", "Proxied requests by upstream target and status class");
+  readonly upstreamErrors = new Counter("clusterclub_upstream_errors_total", "Failed upstream attempts by target and kind");
+  readonly localAnswers = new Counter("clusterclub_local_responses_total", "Answers made by the node itself, by status");
+  readonly latency = new Histogram(
+    "clusterclub_upstream_response_seconds",
+    "Time from forwarding to upstream response headers",
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  );
+  readonly retries = new Counter("clusterclub_retries_total", "Requests sent to another target after a failed attempt");
+  private readonly targets = new Map<string, TargetStats>();
+  private readonly localSlots = new Map<number, { value: number }>();
+  inFlight = 0;
+
+  register(reg: Registry): void {
+    reg.add(this.requests);
+    reg.add(this.upstreamErrors);
+    reg.add(this.localAnswers);
+    reg.add(this.latency);
+    reg.add(this.retries);
+    reg.add(new CallbackGauge("clusterclub_requests_in_flight", "Requests being proxied now", () => [{ labels: {}, value: this.inFlight }]));
+  }
+
+  target(name: string): TargetStats {
+    let t = this.targets.get(name);
+    if (!t) {
+      t = {
+        byClass: CLASSES.map((c) => this.requests.slot({ target: name, class: c })),
+        errors: this.upstreamErrors.slot({ target: name }),
+      };
+      this.targets.set(name, t);
+    }
+    return t;
+  }
+
+  recordResponse(t: TargetStats, status: number, seconds: number): void {
+    const c = ((status / 100) | 0) - 1;
+    if (c >= 0 && c < 5) t.byClass[c]!.value++;
+    this.latency.observe(seconds);
+  }
+
+  recordLocal(status: number): void {
+    let s = this.localSlots.get(status);
+    if (!s) {
+      s = this.localAnswers.slot({ status: String(status) });
+      this.localSlots.set(status, s);
+    }
+    s.value++;
+  }
+}

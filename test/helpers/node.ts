@@ -1,0 +1,57 @@
+// Starts a real node in this process on loopback ports picked by the kernel.
+import { parseConfig } from "../../src/config/index.ts";
+import { configureLogging } from "../../src/log.ts";
+import { ClusterClubNode } from "../../src/node.ts";
+
+configureLogging({ level: (process.env.CC_TEST_LOG as "debug" | undefined) ?? "error" });
+
+export interface TestNodeOptions {
+  backends: string[];
+  /** Extra TOML appended to the generated [proxy]/[health] sections, e.g. 'response_timeout = "300ms"'. */
+  proxy?: string;
+  health?: string;
+  name?: string;
+}
+
+export async function startNode(o: TestNodeOptions): Promise<ClusterClubNode & { url: string; adminUrl: string }> {
+  const toml = `
+[cluster]
+node_name = "${o.name ?? "test-node"}"
+listen_port = 0
+[proxy]
+listen_port = 0
+bind_address = "127.0.0.1"
+${o.proxy ?? ""}
+[admin]
+listen_port = 0
+[health]
+interval = "100ms"
+timeout = "100ms"
+rise = 1
+fall = 1
+${o.health ?? ""}
+${o.backends.map((b) => `[[backends]]\naddress = "${b}"`).join("\n")}
+`;
+  const node = new ClusterClubNode(parseConfig(toml, "test")) as ClusterClubNode & { url: string; adminUrl: string };
+  await node.start();
+  node.url = `http://127.0.0.1:${node.proxy.port}`;
+  node.adminUrl = `http://127.0.0.1:${node.admin.port}`;
+  return node;
+}
+
+/** A port nothing listens on (bound then released). */
+export function deadPort(): number {
+  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = l.port;
+  l.stop(true);
+  return p;
+}
+
+export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 5000, stepMs = 20): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (performance.now() < end) {
+    if (await cond()) return;
+    await Bun.sleep(stepMs);
+  }
+  throw new Error(`condition not met within ${timeoutMs}ms`);
+}
