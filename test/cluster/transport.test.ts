@@ -1,0 +1,101 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import type { PacketSource, StreamConn } from "../../src/cluster/transport.ts";
+import { NetTransport, StreamError } from "../../src/cluster/transport.ts";
+import { quietLogger } from "./helpers.ts";
+
+const open: NetTransport[] = [];
+afterEach(async () => {
+  for (const t of open.splice(0)) await t.close();
+});
+
+async function transport(onPacket: (b: Uint8Array, f: PacketSource) => void = () => {}, onStream: (c: StreamConn) => void = () => {}) {
+  const t = await NetTransport.listen({ bindAddress: "127.0.0.1", bindPort: 0, onPacket, onStream, logger: quietLogger() });
+  open.push(t);
+  return t;
+}
+
+function until(cond: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const tick = () => (cond() ? resolve() : Date.now() > end ? reject(new Error("timed out")) : setTimeout(tick, 5));
+    tick();
+  });
+}
+
+describe("NetTransport", () => {
+  test("port 0 binds UDP and TCP on the same free port", async () => {
+    const a = await transport();
+    expect(a.port).toBeGreaterThan(0);
+    // the TCP side answers on that port
+    const b = await transport();
+    const c = await b.dial("127.0.0.1", a.port, 1000);
+    c.close();
+  });
+
+  test("packets arrive with their source address and port", async () => {
+    const got: [string, PacketSource][] = [];
+    const a = await transport((buf, from) => got.push([new TextDecoder().decode(buf), from]));
+    const b = await transport();
+    expect(b.sendPacket(new TextEncoder().encode("hello"), "127.0.0.1", a.port)).toBe(true);
+    await until(() => got.length === 1);
+    expect(got[0][0]).toBe("hello");
+    expect(got[0][1]).toEqual({ address: "127.0.0.1", port: b.port });
+  });
+
+  test("streams carry large payloads both ways and end cleanly", async () => {
+    const size = 2_000_000;
+    const a = await transport(undefined, async (conn) => {
+      let n = 0;
+      while (n < size) {
+        const chunk = await conn.read();
+        if (!chunk) break;
+        n += chunk.length;
+      }
+      conn.write(new Uint8Array(size).fill(1));
+      conn.end();
+    });
+    const b = await transport();
+    const c = await b.dial("127.0.0.1", a.port, 1000);
+    c.write(new Uint8Array(size).fill(2));
+    let back = 0;
+    for (;;) {
+      const chunk = await c.read();
+      if (!chunk) break;
+      back += chunk.length;
+    }
+    expect(back).toBe(size);
+  });
+
+  test("a read past the deadline fails with a timeout", async () => {
+    const a = await transport(undefined, () => {
+      /* never answers */
+    });
+    const b = await transport();
+    const c = await b.dial("127.0.0.1", a.port, 1000);
+    c.setDeadline(50);
+    const err = await c.read().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StreamError);
+    expect((err as StreamError).kind).toBe("timeout");
+  });
+
+  test("dialing a closed port fails with a connect error", async () => {
+    const a = await transport();
+    const port = a.port;
+    await a.close();
+    const b = await transport();
+    const err = await b.dial("127.0.0.1", port, 1000).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StreamError);
+  });
+
+  test("sendPacket after close returns false instead of throwing", async () => {
+    const a = await transport();
+    await a.close();
+    expect(a.sendPacket(new Uint8Array([1]), "127.0.0.1", 9)).toBe(false);
+  });
+});
