@@ -9,6 +9,7 @@ export interface TestNodeOptions {
   backends: string[];
   /** Extra TOML appended to the generated [proxy]/[health] sections, e.g. 'response_timeout = "300ms"'. */
   proxy?: string;
+  /** Replaces the default fast [health] settings (interval 100ms, rise 1, fall 1). */
   health?: string;
   name?: string;
 }
@@ -25,11 +26,7 @@ ${o.proxy ?? ""}
 [admin]
 listen_port = 0
 [health]
-interval = "100ms"
-timeout = "100ms"
-rise = 1
-fall = 1
-${o.health ?? ""}
+${o.health ?? 'interval = "100ms"\ntimeout = "100ms"\nrise = 1\nfall = 1'}
 ${o.backends.map((b) => `[[backends]]\naddress = "${b}"`).join("\n")}
 `;
   const node = new ClusterClubNode(parseConfig(toml, "test")) as ClusterClubNode & { url: string; adminUrl: string };
