@@ -49,13 +49,13 @@ function emit(level: LogLevel, component: string | undefined, msg: string, field
   if (state.format === "json") {
     const rec: LogFields = { time, level, msg };
     if (component) rec.component = component;
-    if (fields) for (const k in fields) rec[k] = normalise(fields[k]);
+    if (fields) for (const k in fields) if (fields[k] !== undefined) rec[k] = normalise(fields[k]);
     state.sink.write(JSON.stringify(rec) + "\n");
     return;
   }
   let line = `${time} ${level.toUpperCase().padEnd(5)} ${component ? `[${component}] ` : ""}${msg}`;
   if (fields) {
-    for (const k in fields) line += ` ${k}=${formatValue(normalise(fields[k]))}`;
+    for (const k in fields) if (fields[k] !== undefined) line += ` ${k}=${formatValue(normalise(fields[k]))}`;
   }
   state.sink.write(line + "\n");
 }

@@ -261,7 +261,8 @@ export function configToToml(cfg: Config): string {
         lines.push(`# ${f.key} = (unset) — ${f.doc}`);
         continue;
       }
-      const shown = f.key === "shared_key" || f.key === "extra_keys" ? JSON.stringify("<redacted>") : value(f, v);
+      const shown =
+        f.key === "shared_key" ? JSON.stringify("<redacted>") : f.key === "extra_keys" ? JSON.stringify((v as string[]).map(() => "<redacted>")) : value(f, v);
       lines.push(`${f.key} = ${shown}`);
     }
     lines.push("");

@@ -54,8 +54,7 @@ export const SECTIONS: SectionSpec[] = [
     fields: [
       { key: "listen_port", prop: "listenPort", type: { kind: "port", allowZero: true }, default: () => 8080, doc: "HTTP port for clients" },
       { key: "bind_address", prop: "bindAddress", type: { kind: "ip" }, default: () => "0.0.0.0", doc: "address the proxy binds to" },
-      { key: "connect_timeout", prop: "connectTimeoutMs", type: dur(1), default: () => 5000, doc: "time to connect to a backend" },
-      { key: "response_timeout", prop: "responseTimeoutMs", type: dur(1), default: () => 60_000, doc: "time for a backend to send response headers (then 504)" },
+      { key: "response_timeout", prop: "responseTimeoutMs", type: dur(1), default: () => 60_000, doc: "time to connect to a backend and get its response headers (then 504)" },
       { key: "idle_timeout", prop: "idleTimeoutMs", type: dur(1000, 255_000), default: () => 60_000, doc: "idle client connections are closed after this" },
       { key: "max_body_bytes", prop: "maxBodyBytes", type: { kind: "int", min: 0, max: Number.MAX_SAFE_INTEGER }, default: () => 0, doc: "largest request body accepted, 0 = unlimited (413 above)" },
       { key: "drain_timeout", prop: "drainTimeoutMs", type: dur(0), default: () => 30_000, doc: "on shutdown, time given to in-flight requests" },
@@ -101,7 +100,6 @@ export interface ClusterConfig {
 export interface ProxyConfig {
   listenPort: number;
   bindAddress: string;
-  connectTimeoutMs: number;
   responseTimeoutMs: number;
   idleTimeoutMs: number;
   maxBodyBytes: number;
