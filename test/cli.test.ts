@@ -1,0 +1,94 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startBackend } from "./fixtures/backend.ts";
+import { until } from "./helpers/node.ts";
+
+const MAIN = join(import.meta.dir, "../src/main.ts");
+const dir = mkdtempSync(join(tmpdir(), "cc-cli-"));
+
+function write(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+function run(args: string[]) {
+  const p = Bun.spawnSync(["bun", MAIN, ...args], { stdout: "pipe", stderr: "pipe" });
+  return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+}
+
+function freePort(): number {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = s.port;
+  s.stop(true);
+  return p;
+}
+
+describe("CLI", () => {
+  test("--check on the example config prints the resolved config and exits 0", () => {
+    const r = run(["--check", join(import.meta.dir, "../config.example.toml")]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("valid");
+    expect(r.out).toContain('interval = "10s"');
+    expect(r.out).toContain('bind_address = "127.0.0.1"');
+    expect(r.out).not.toContain("your-secret-key-here");
+  });
+
+  test("a bad config exits 2, names every key, and binds nothing", () => {
+    const port = freePort();
+    const cfg = write(
+      "bad.toml",
+      `[proxy]\nlisten_port = ${port}\nbind_address = "127.0.0.1"\n[health]\ninterval = "often"\n[[backends]]\naddress = "nope"\n`,
+    );
+    const r = run([cfg]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("health.interval");
+    expect(r.err).toContain("backends[0].address");
+    // Nothing bound: the port is still free.
+    const s = Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } });
+    s.stop(true);
+  });
+
+  test("a missing config file exits 2 with a clear message", () => {
+    const r = run([join(dir, "absent.toml")]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("file not found");
+  });
+
+  test("--help lists the flags; --version prints the version", () => {
+    const h = run(["--help"]);
+    expect(h.out + h.err).toContain("--check");
+    expect(h.out + h.err).toContain("--log-level");
+    const v = run(["--version"]);
+    expect(v.out.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  test("SIGTERM drains in-flight requests, then exits 0", async () => {
+    const backend = startBackend();
+    const proxyPort = freePort();
+    const adminPort = freePort();
+    const cfg = write(
+      "run.toml",
+      `[cluster]\nlisten_port = 0\n[proxy]\nlisten_port = ${proxyPort}\nbind_address = "127.0.0.1"\n[admin]\nlisten_port = ${adminPort}\n[[backends]]\naddress = "127.0.0.1:${backend.port}"\n`,
+    );
+    const proc = Bun.spawn(["bun", MAIN, cfg, "--log-format", "json"], { stdout: "pipe", stderr: "pipe" });
+    try {
+      await until(async () => (await fetch(`http://127.0.0.1:${adminPort}/health`).catch(() => null))?.ok === true, 10_000);
+      const slow = fetch(`http://127.0.0.1:${proxyPort}/slow/600`).then((r) => r.text());
+      await until(() => (backend.hits.get("/slow/600") ?? 0) > 0);
+      proc.kill("SIGTERM");
+      expect(await slow).toContain("slow 600ms");
+      expect(await proc.exited).toBe(0);
+      const log = await new Response(proc.stderr).text();
+      const lines = log.trim().split("\n").map((l) => JSON.parse(l) as { msg: string });
+      expect(lines.map((l) => l.msg)).toContain("stopped");
+    } finally {
+      proc.kill("SIGKILL");
+      await backend.stop();
+    }
+  });
+});
+
+afterAll(() => {});

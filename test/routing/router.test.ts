@@ -1,0 +1,76 @@
+import { describe, expect, test } from "bun:test";
+import { Router, viaNames } from "../../src/routing/router.ts";
+import type { RoutingSnapshot } from "../../src/routing/snapshot.ts";
+
+function snap(selfHealthy: number, peers: [string, number][]): RoutingSnapshot {
+  return {
+    version: 1,
+    nodeName: "self",
+    backends: Array.from({ length: Math.max(selfHealthy, 1) }, (_, i) => ({
+      index: i,
+      address: `127.0.0.1:${1000 + i}`,
+      origin: `http://127.0.0.1:${1000 + i}`,
+      healthy: i < selfHealthy,
+    })),
+    peers: peers.map(([name, weight], i) => ({ name, address: `198.18.0.${i + 2}`, proxyPort: 8080, weight, origin: `http://198.18.0.${i + 2}:8080` })),
+    memberAddresses: peers.map((_, i) => `198.18.0.${i + 2}`),
+    memberNames: ["self", ...peers.map(([n]) => n)],
+  };
+}
+
+const nameOf = (c: ReturnType<Router["pickNode"]>) => (c === undefined ? "none" : c === null ? "self" : c.name);
+
+describe("router", () => {
+  test("smooth weighted round-robin: 2:1:3 interleaves and matches weights exactly over a cycle", () => {
+    const r = new Router(snap(2, [["b", 1], ["c", 3]]));
+    const seq = Array.from({ length: 12 }, () => nameOf(r.pickNode()));
+    const count = (n: string) => seq.filter((s) => s === n).length;
+    expect([count("self"), count("b"), count("c")]).toEqual([4, 2, 6]);
+    // Never a run longer than 2 of the same node (nginx's smooth WRR on 2:1:3 gives c,self,b,c,self,c).
+    let run = 1;
+    for (let i = 1; i < seq.length; i++) {
+      run = seq[i] === seq[i - 1] ? run + 1 : 1;
+      expect(run).toBeLessThanOrEqual(2);
+    }
+  });
+
+  test("nodes with weight 0 get nothing; no weight anywhere gives undefined", () => {
+    const r = new Router(snap(0, [["b", 0], ["c", 2]]));
+    for (let i = 0; i < 5; i++) expect(nameOf(r.pickNode())).toBe("c");
+    expect(new Router(snap(0, [["b", 0]])).pickNode()).toBeUndefined();
+  });
+
+  test("excluded nodes are skipped", () => {
+    const r = new Router(snap(1, [["b", 1]]));
+    for (let i = 0; i < 4; i++) expect(nameOf(r.pickNode(new Set(["b"])))).toBe("self");
+    expect(r.pickNode(new Set(["b", "self"]))).toBeUndefined();
+  });
+
+  test("backends round-robin over healthy ones only, skipping excluded", () => {
+    const s = snap(3, []);
+    s.backends[1]!.healthy = false;
+    const r = new Router(s);
+    const seq = Array.from({ length: 4 }, () => r.pickBackend()!.index);
+    expect(seq).toEqual([0, 2, 0, 2]);
+    expect(r.pickBackend(new Set([0]))!.index).toBe(2);
+    expect(r.pickBackend(new Set([0, 2]))).toBeUndefined();
+  });
+
+  test("requests from member addresses or carrying a member's Via are recognised", () => {
+    const r = new Router(snap(1, [["node-b", 1]]));
+    expect(r.isFromMember("198.18.0.2", null)).toBe(true);
+    expect(r.isFromMember("203.0.113.9", null)).toBe(false);
+    expect(r.isFromMember("127.0.0.1", "1.1 node-b")).toBe(true);
+    expect(r.isFromMember("127.0.0.1", "1.0 squid, 1.1 node-b")).toBe(true);
+    expect(r.isFromMember("127.0.0.1", "1.1 node-bb")).toBe(false);
+    // Our own name in Via is not a member hop (a client cannot make us think we looped).
+    expect(r.isFromMember("127.0.0.1", "1.1 self")).toBe(false);
+  });
+
+  test("viaNames matches whole tokens only", () => {
+    expect(viaNames("1.1 a", "a")).toBe(true);
+    expect(viaNames("1.1 ab", "a")).toBe(false);
+    expect(viaNames("1.1 x, 1.1 a", "a")).toBe(true);
+    expect(viaNames("1.1 a (comment)", "a")).toBe(true);
+  });
+});
