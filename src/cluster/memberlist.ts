@@ -1,0 +1,529 @@
+// Public facade of the gossip engine: a memberlist-compatible (hashicorp/memberlist 0.2.2) node.
+// Wires transport → packet/stream plumbing → state rules, runs the probe, gossip, push/pull and
+// rejoin loops on the timing wheel, and turns state changes into member events.
+
+import { createLogger, type Logger } from "../log.ts";
+import { wheel as sharedWheel, type Timeout, type TimingWheel } from "../timer/wheel.ts";
+import { chooseAdvertiseAddress, ipToBytes } from "./address.ts";
+import { Awareness } from "./awareness.ts";
+import { Joiner, JoinError } from "./join.ts";
+import type { Alive, Dead, IpBytes, Message, Suspect } from "./messages.ts";
+import { OUR_VSN, WireError } from "./messages.ts";
+import { GossipCounters, type GossipMetrics } from "./metrics.ts";
+import { type Endpoint, PacketNet } from "./net.ts";
+import { Prober } from "./probe.ts";
+import { pushPullScaleMs, StreamPeer } from "./pushpull.ts";
+import { TransmitLimitedQueue } from "./queue.ts";
+import { Keyring } from "./security.ts";
+import { IncompatibleVersionError, kRandomNodes, type MemberState, type NodeState, StateTable, type StateEventKind } from "./state.ts";
+import { NetTransport, type PacketSource, StreamError, type StreamConn } from "./transport.ts";
+
+export type { MemberState } from "./state.ts";
+export type { GossipMetrics } from "./metrics.ts";
+export { JoinError } from "./join.ts";
+
+/** memberlist's limit on node metadata. */
+export const META_MAX_SIZE = 512;
+
+export interface MemberlistTimings {
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  gossipIntervalMs: number;
+  gossipNodes: number;
+  suspicionMult: number;
+  suspicionMaxTimeoutMult: number;
+  retransmitMult: number;
+  indirectChecks: number;
+  pushPullIntervalMs: number;
+  gossipToTheDeadMs: number;
+  tcpTimeoutMs: number;
+  awarenessMaxMultiplier: number;
+  /** Cap of the backoff between join attempts while the node is alone. */
+  joinRetryMaxMs: number;
+}
+
+export interface MemberlistOptions extends MemberlistTimings {
+  /** Stable node name, unique in the cluster. */
+  name: string;
+  bindAddress: string;
+  /** 0 = any free port (tests). */
+  bindPort: number;
+  /** Address other nodes should use; default: a specific bindAddress, else the first non-loopback interface, else 127.0.0.1. */
+  advertiseAddress?: string;
+  advertisePort?: number;
+  /** Absent = no encryption. `base64:<16|24|32 bytes>` raw keys, or passphrases (see security.ts). */
+  secrets?: { primary: string; extra?: string[] };
+  /** Seeds: "ip:port", "host:port" (all addresses of host), or a bare host (our port). */
+  peers: string[];
+  meta: Uint8Array;
+  logger?: Logger;
+  /** Timer wheel to use (default: the process-wide one). */
+  wheel?: TimingWheel;
+}
+
+/** Options with every timing optional (LAN defaults fill the gaps). */
+export type MemberlistInit = Omit<MemberlistOptions, keyof MemberlistTimings> & Partial<MemberlistTimings>;
+
+/** memberlist's DefaultLANConfig. */
+export const LAN_DEFAULTS: Readonly<MemberlistTimings> = Object.freeze({
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 500,
+  gossipIntervalMs: 200,
+  gossipNodes: 3,
+  suspicionMult: 4,
+  suspicionMaxTimeoutMult: 6,
+  retransmitMult: 4,
+  indirectChecks: 3,
+  pushPullIntervalMs: 30_000,
+  gossipToTheDeadMs: 30_000,
+  tcpTimeoutMs: 10_000,
+  awarenessMaxMultiplier: 8,
+  joinRetryMaxMs: 30_000,
+});
+
+export interface Member {
+  name: string;
+  address: string;
+  port: number;
+  state: MemberState;
+  incarnation: number;
+  meta: Uint8Array;
+  /** Wall-clock ms (epoch) of the last state change. */
+  stateChangedAt: number;
+}
+
+export type MemberEvent = "join" | "update" | "leave" | "dead";
+export type MemberListener = (m: Member) => void;
+
+export class MemberlistError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MemberlistError";
+  }
+}
+
+/** Monotonic clock used for all internal timing (the wheel's default clock). */
+const monotonic = () => performance.now();
+
+function toMember(n: NodeState): Member {
+  return {
+    name: n.name,
+    address: n.address,
+    port: n.port,
+    state: n.state,
+    incarnation: n.incarnation,
+    meta: n.meta,
+    stateChangedAt: Math.round(performance.timeOrigin + n.stateChangedAt),
+  };
+}
+
+function checkOptions(o: MemberlistOptions): void {
+  if (!o.name) throw new MemberlistError("node name must not be empty");
+  if (o.meta.length > META_MAX_SIZE) throw new MemberlistError(`metadata is ${o.meta.length} bytes; the limit is ${META_MAX_SIZE}`);
+  const positive: (keyof MemberlistTimings)[] = ["probeIntervalMs", "probeTimeoutMs", "gossipIntervalMs", "suspicionMult", "suspicionMaxTimeoutMult", "retransmitMult", "tcpTimeoutMs", "awarenessMaxMultiplier", "joinRetryMaxMs"];
+  for (const k of positive) {
+    if (!(o[k] > 0)) throw new MemberlistError(`${k} must be > 0, got ${o[k]}`);
+  }
+  for (const k of ["gossipNodes", "indirectChecks", "pushPullIntervalMs", "gossipToTheDeadMs"] as const) {
+    if (!(o[k] >= 0)) throw new MemberlistError(`${k} must be ≥ 0, got ${o[k]}`);
+  }
+}
+
+export class Memberlist {
+  readonly localName: string;
+  /** Advertised address and port. */
+  readonly address: string;
+  readonly port: number;
+
+  private readonly opts: MemberlistOptions;
+  private readonly log: Logger;
+  private readonly wheel: TimingWheel;
+  private readonly keyring: Keyring | null;
+  private readonly counters = new GossipCounters();
+  private readonly awareness: Awareness;
+  private readonly queue: TransmitLimitedQueue;
+  private readonly table: StateTable;
+  private readonly net: PacketNet;
+  private readonly streams: StreamPeer;
+  private readonly prober: Prober;
+  private readonly joiner: Joiner;
+  private readonly transport: NetTransport;
+  private readonly selfAddr: IpBytes;
+  private readonly listeners = new Map<MemberEvent, Set<MemberListener>>();
+  private readonly timers = new Set<Timeout>();
+  private running = true;
+  private leaving: Promise<void> | null = null;
+
+  /** Binds, announces itself, starts the loops and begins joining `peers` in the background. */
+  static async create(init: MemberlistInit): Promise<Memberlist> {
+    const opts: MemberlistOptions = { ...LAN_DEFAULTS, ...init };
+    checkOptions(opts);
+    const keyring = opts.secrets ? Keyring.fromSecrets(opts.secrets.primary, opts.secrets.extra ?? []) : null;
+    const advertise = chooseAdvertiseAddress(opts.bindAddress, opts.advertiseAddress);
+    let self: Memberlist | null = null;
+    const early: [Uint8Array, PacketSource][] = [];
+    const transport = await NetTransport.listen({
+      bindAddress: opts.bindAddress,
+      bindPort: opts.bindPort,
+      logger: (opts.logger ?? createLogger("cluster")).child("transport"),
+      onPacket: (buf, from) => (self ? self.net.handlePacket(buf, from) : early.push([buf, from])),
+      onStream: (conn) => (self ? void self.handleStream(conn) : conn.close()),
+    });
+    self = new Memberlist(opts, keyring, transport, advertise);
+    for (const [buf, from] of early) self.net.handlePacket(buf, from);
+    self.start();
+    return self;
+  }
+
+  private constructor(opts: MemberlistOptions, keyring: Keyring | null, transport: NetTransport, advertise: string) {
+    this.opts = opts;
+    this.localName = opts.name;
+    this.log = opts.logger ?? createLogger("cluster");
+    this.wheel = opts.wheel ?? sharedWheel;
+    this.keyring = keyring;
+    this.transport = transport;
+    this.address = advertise;
+    this.port = opts.advertisePort ?? transport.port;
+    this.selfAddr = ipToBytes(advertise);
+    this.awareness = new Awareness(opts.awarenessMaxMultiplier);
+    this.queue = new TransmitLimitedQueue(() => this.table.numNodes, opts.retransmitMult);
+    const broadcast = (name: string, msg: Message, onDone?: () => void) => {
+      let message: Uint8Array;
+      try {
+        message = this.net.encode(msg);
+      } catch (err) {
+        this.log.error("cannot encode broadcast", { type: msg.type, err });
+        onDone?.();
+        return;
+      }
+      this.queue.queue({ name, message, finished: onDone });
+    };
+    this.table = new StateTable({
+      localName: opts.name,
+      probeIntervalMs: opts.probeIntervalMs,
+      suspicionMult: opts.suspicionMult,
+      suspicionMaxTimeoutMult: opts.suspicionMaxTimeoutMult,
+      wheel: this.wheel,
+      now: monotonic,
+      awareness: this.awareness,
+      counters: this.counters,
+      logger: this.log.child("state"),
+      broadcaster: {
+        alive: (a: Alive, onDone) => broadcast(a.node, { type: "alive", body: a }, onDone),
+        suspect: (s: Suspect) => broadcast(s.node, { type: "suspect", body: s }),
+        dead: (d: Dead, onDone) => broadcast(d.node, { type: "dead", body: d }, onDone),
+      },
+      onEvent: (kind, n) => this.emit(kind, n),
+    });
+    this.net = new PacketNet({
+      keyring,
+      counters: this.counters,
+      queue: this.queue,
+      logger: this.log.child("net"),
+      send: (buf, address, port) => transport.sendPacket(buf, address, port),
+      onMessage: (msg, from) => this.handleMessage(msg, from),
+    });
+    this.streams = new StreamPeer({
+      table: this.table,
+      keyring,
+      counters: this.counters,
+      logger: this.log.child("stream"),
+      tcpTimeoutMs: opts.tcpTimeoutMs,
+      dial: (address, port, timeoutMs) => transport.dial(address, port, timeoutMs),
+    });
+    this.prober = new Prober({
+      config: opts,
+      localName: opts.name,
+      self: () => ({ addr: this.selfAddr, port: this.port }),
+      table: this.table,
+      net: this.net,
+      awareness: this.awareness,
+      wheel: this.wheel,
+      counters: this.counters,
+      logger: this.log.child("probe"),
+      tcpPing: (to, ping, timeoutMs) => this.streams.tcpPing(to, ping, timeoutMs),
+    });
+    this.joiner = new Joiner({
+      localName: opts.name,
+      defaultPort: this.port,
+      isSelf: (ep) => ep.port === this.port && (ep.address === this.address || ep.address === opts.bindAddress),
+      pushPull: (to, join) => this.streams.pushPullNode(to, join),
+      alone: () => !this.table.all().some((n) => n.name !== this.localName && (n.state === "alive" || n.state === "suspect")),
+      wheel: this.wheel,
+      logger: this.log.child("join"),
+      retryMaxMs: opts.joinRetryMaxMs,
+      retryMinMs: Math.min(Math.max(opts.probeIntervalMs, 100), opts.joinRetryMaxMs),
+    });
+  }
+
+  private start(): void {
+    this.table.setLocalAlive(this.selfAddr, this.port, this.opts.meta, OUR_VSN);
+    this.log.info("memberlist started", { name: this.localName, address: `${this.address}:${this.port}`, encrypted: this.keyring !== null });
+    this.every(this.opts.gossipIntervalMs, () => this.opts.gossipIntervalMs, () => this.gossip());
+    this.every(this.opts.probeIntervalMs, () => this.awareness.scaleTimeout(this.opts.probeIntervalMs), () => this.prober.probe());
+    if (this.opts.pushPullIntervalMs > 0) {
+      this.every(this.opts.pushPullIntervalMs, () => pushPullScaleMs(this.opts.pushPullIntervalMs, this.table.numNodes), () => this.periodicPushPull());
+    }
+    this.joiner.start(this.opts.peers);
+  }
+
+  /**
+   * Runs `fn` repeatedly: first after a random stagger in [0, stagger), then `period()` after each
+   * start (or right after it finishes, if it took longer). Exceptions are logged, never fatal.
+   */
+  private every(stagger: number, period: () => number, fn: () => unknown): void {
+    const run = async () => {
+      if (!this.running) return;
+      const started = monotonic();
+      try {
+        await fn();
+      } catch (err) {
+        this.log.error("periodic task failed", { err });
+      }
+      if (!this.running) return;
+      arm(Math.max(0, started + period() - monotonic()));
+    };
+    const arm = (ms: number) => {
+      const t = this.wheel.schedule(ms, () => {
+        this.timers.delete(t);
+        void run();
+      });
+      this.timers.add(t);
+    };
+    arm(Math.random() * stagger);
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /** Every known node (self included), dead and left ones until they are reaped. */
+  members(): Member[] {
+    return this.table.all().map(toMember);
+  }
+
+  /** Nodes currently alive (self included; suspect nodes are not). */
+  aliveMembers(): Member[] {
+    return this.table
+      .all()
+      .filter((n) => n.state === "alive")
+      .map(toMember);
+  }
+
+  /** Replaces our metadata: bumps our incarnation and gossips a fresh alive. */
+  setMeta(meta: Uint8Array): void {
+    if (meta.length > META_MAX_SIZE) throw new MemberlistError(`metadata is ${meta.length} bytes; the limit is ${META_MAX_SIZE}`);
+    if (!this.running) throw new MemberlistError("setMeta after shutdown");
+    if (this.table.leaving) throw new MemberlistError("setMeta after leave");
+    this.opts.meta = meta;
+    this.table.setLocalAlive(this.selfAddr, this.port, meta, OUR_VSN);
+  }
+
+  /**
+   * Push/pull with every address of `seeds` (default: the configured peers) now.
+   * Resolves with the number of successful exchanges; rejects with JoinError if there were none.
+   */
+  async join(seeds: string[] = this.opts.peers): Promise<number> {
+    if (!this.running) throw new MemberlistError("join after shutdown");
+    const { joined, errors } = await this.joiner.joinOnce(seeds);
+    if (joined === 0) throw new JoinError(seeds, errors);
+    return joined;
+  }
+
+  /**
+   * Gossips our departure (dead from ourselves) and waits until it was sent out the retransmit
+   * limit, or `timeoutMs`. Other nodes then show us as `left`. Call shutdown() afterwards.
+   */
+  leave(timeoutMs = 5000): Promise<void> {
+    if (this.leaving) return this.leaving;
+    this.leaving = new Promise<void>((resolve) => {
+      let timer: Timeout | null = null;
+      const done = () => {
+        timer?.cancel();
+        resolve();
+      };
+      const anyoneToTell = this.table.anyAlive();
+      this.table.leave(done);
+      if (!anyoneToTell) return done();
+      timer = this.wheel.schedule(timeoutMs, () => {
+        this.log.warn("leave broadcast not fully gossiped before the timeout", { timeoutMs });
+        resolve();
+      });
+    });
+    this.joiner.stop();
+    return this.leaving;
+  }
+
+  /** Stops every loop and closes the sockets (without telling anyone: use leave() first). */
+  async shutdown(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const t of this.timers) t.cancel();
+    this.timers.clear();
+    this.joiner.stop();
+    this.prober.stop();
+    this.table.stop();
+    await this.transport.close();
+    this.queue.reset();
+    this.log.info("memberlist stopped", { name: this.localName });
+  }
+
+  healthScore(): number {
+    return this.awareness.score;
+  }
+
+  metrics(): GossipMetrics {
+    return this.counters.snapshot(this.awareness.score, this.table.counts());
+  }
+
+  /** Bound local port (equals `port` unless advertisePort is set). */
+  get boundPort(): number {
+    return this.transport.port;
+  }
+
+  on(event: MemberEvent, fn: MemberListener): this {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(fn);
+    return this;
+  }
+
+  off(event: MemberEvent, fn: MemberListener): this {
+    this.listeners.get(event)?.delete(fn);
+    return this;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private emit(kind: StateEventKind, n: NodeState): void {
+    const set = this.listeners.get(kind);
+    if (!set || set.size === 0) return;
+    const m = toMember(n);
+    for (const fn of set) {
+      try {
+        fn(m);
+      } catch (err) {
+        this.log.error("member event listener threw", { event: kind, node: n.name, err });
+      }
+    }
+  }
+
+  private handleMessage(msg: Message, from: PacketSource): void {
+    if (!this.running) return;
+    switch (msg.type) {
+      case "ping":
+        if (msg.body.node !== "" && msg.body.node !== this.localName) {
+          this.net.drop("wrong_node", `ping for ${msg.body.node}`, from);
+          return;
+        }
+        this.prober.handlePing(msg.body, from);
+        return;
+      case "indirectPing":
+        this.prober.handleIndirectPing(msg.body, from, this.transport.port);
+        return;
+      case "ackResp":
+        this.prober.handleAck(msg.body);
+        return;
+      case "nackResp":
+        this.prober.handleNack(msg.body);
+        return;
+      case "alive":
+        this.table.aliveNode(msg.body);
+        return;
+      case "suspect":
+        this.table.suspectNode(msg.body);
+        return;
+      case "dead":
+        this.table.deadNode(msg.body);
+        return;
+      case "user":
+        return; // no user delegate
+      default:
+        this.net.drop("invalid", `${msg.type} in a packet`, from);
+    }
+  }
+
+  private async handleStream(conn: StreamConn): Promise<void> {
+    const from: PacketSource = { address: conn.remoteAddress, port: conn.remotePort };
+    this.counters.streamsIn++;
+    if (!this.running) {
+      conn.close();
+      return;
+    }
+    conn.setDeadline(this.opts.tcpTimeoutMs);
+    let msg: Message | null;
+    try {
+      msg = await this.streams.receive(conn);
+    } catch (err) {
+      if (err instanceof WireError) {
+        this.net.drop(err.reason, err, from);
+        this.replyError(conn, err.message);
+      } else {
+        this.net.drop(err instanceof StreamError && err.kind === "timeout" ? "truncated" : "truncated", err, from);
+        conn.close();
+      }
+      return;
+    }
+    if (!msg) {
+      conn.end();
+      return;
+    }
+    try {
+      switch (msg.type) {
+        case "ping":
+          if (msg.body.node !== "" && msg.body.node !== this.localName) {
+            this.net.drop("wrong_node", `stream ping for ${msg.body.node}`, from);
+            conn.end();
+            return;
+          }
+          this.streams.send(conn, { type: "ackResp", body: { seqNo: msg.body.seqNo, payload: null } });
+          conn.end();
+          return;
+        case "pushPull":
+          this.streams.respondPushPull(conn, msg.body.states, msg.body.join);
+          return;
+        case "user":
+          conn.end();
+          return;
+        default:
+          this.net.drop("stream_type", `${msg.type} on a stream`, from);
+          this.replyError(conn, `unexpected ${msg.type} message`);
+      }
+    } catch (err) {
+      this.net.drop(err instanceof IncompatibleVersionError ? "incompatible" : "handler", err, from);
+      conn.end();
+    }
+  }
+
+  private replyError(conn: StreamConn, error: string): void {
+    try {
+      if (!conn.closed) this.streams.send(conn, { type: "err", body: { error } });
+    } catch {
+      // the peer is gone; nothing to tell
+    }
+    conn.end();
+  }
+
+  /** Gossip round: queued broadcasts to up to gossipNodes random live (or recently dead) nodes. */
+  private gossip(): void {
+    const now = monotonic();
+    const targets = kRandomNodes(this.opts.gossipNodes, this.table.all(), (n) => {
+      if (n.name === this.localName) return true;
+      if (n.state === "alive" || n.state === "suspect") return false;
+      if (n.state === "dead") return now - n.stateChangedAt > this.opts.gossipToTheDeadMs;
+      return true;
+    });
+    for (const n of targets) {
+      const to: Endpoint = { address: n.address, port: n.port };
+      if (!this.net.gossipTo(to)) return;
+    }
+  }
+
+  private async periodicPushPull(): Promise<void> {
+    const [peer] = kRandomNodes(1, this.table.all(), (n) => n.name === this.localName || n.state !== "alive");
+    if (!peer) return;
+    try {
+      await this.streams.pushPullNode({ address: peer.address, port: peer.port }, false);
+    } catch (err) {
+      this.log.debug("periodic push/pull failed", { node: peer.name, err });
+    }
+  }
+}
