@@ -13,3 +13,30 @@ export function quietLogger(): Logger {
   };
   return l;
 }
+
+/** Polls `cond` every 10 ms; rejects with `what` after `timeoutMs`. */
+export async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    if (cond()) return performance.now() - start;
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+/** Fast timings for loopback clusters (the shape of memberlist's LAN config, scaled down). */
+export const FAST = {
+  probeIntervalMs: 200,
+  probeTimeoutMs: 100,
+  gossipIntervalMs: 30,
+  gossipNodes: 3,
+  suspicionMult: 4,
+  suspicionMaxTimeoutMult: 6,
+  retransmitMult: 4,
+  indirectChecks: 3,
+  pushPullIntervalMs: 2000,
+  gossipToTheDeadMs: 5000,
+  tcpTimeoutMs: 1000,
+  awarenessMaxMultiplier: 8,
+  joinRetryMaxMs: 1000,
+} as const;
