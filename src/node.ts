@@ -5,13 +5,16 @@ import pkg from "../package.json" with { type: "json" };
 import { CallbackGauge, Counter, Registry } from "./admin/metrics.ts";
 import { AdminServer } from "./admin/server.ts";
 import type { Config } from "./config/schema.ts";
-import { formatHostPort } from "./config/hostport.ts";
+import { type Member, Memberlist } from "./cluster/memberlist.ts";
+import { MetaPublisher } from "./cluster/metapublisher.ts";
+import { decodeNodeMeta, encodeNodeMeta } from "./cluster/nodemeta.ts";
 import { HealthChecker } from "./health/checker.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ProxyServer } from "./proxy/server.ts";
 import { ProxyStats } from "./proxy/stats.ts";
 import { Router } from "./routing/router.ts";
-import { emptySnapshot, type RoutingSnapshot } from "./routing/snapshot.ts";
+import { buildSnapshot } from "./routing/builder.ts";
+import { emptySnapshot } from "./routing/snapshot.ts";
 import { type TimingWheel, wheel as defaultWheel } from "./timer/wheel.ts";
 
 export const VERSION: string = pkg.version;
@@ -30,6 +33,10 @@ export class ClusterClubNode {
   private readonly registry = new Registry();
   private readonly log: Logger;
   private readonly startedAt = Date.now();
+  private readonly wheel: TimingWheel;
+  private readonly meta: MetaPublisher;
+  private readonly warnedMeta = new Map<string, string>();
+  cluster: Memberlist | undefined;
   private snapshotVersion = 0;
   private serving = false;
   private stopping: Promise<void> | undefined;
@@ -40,6 +47,8 @@ export class ClusterClubNode {
   ) {
     this.log = opts.logger ?? createLogger("node");
     const wheel = opts.wheel ?? defaultWheel;
+    this.wheel = wheel;
+    this.meta = new MetaPublisher({ healthy: 0, proxyPort: config.proxy.listenPort }, wheel);
     this.health = new HealthChecker(config.backends, config.health, { wheel, logger: this.log.child("health") });
     this.router = new Router(emptySnapshot(config.cluster.nodeName));
     this.proxy = new ProxyServer({
@@ -58,7 +67,10 @@ export class ClusterClubNode {
       ready: () => this.serving,
     });
     this.registerMetrics();
-    this.health.onChange(() => this.publish());
+    this.health.onChange((c) => {
+      this.publish();
+      this.meta.update({ healthy: c.healthyCount, proxyPort: this.proxy.port || this.config.proxy.listenPort });
+    });
   }
 
   private registerMetrics(): void {
@@ -81,20 +93,49 @@ export class ClusterClubNode {
 
   /** Builds a fresh routing snapshot from current state and installs it. */
   private publish(): void {
-    const snap: RoutingSnapshot = {
-      version: ++this.snapshotVersion,
-      nodeName: this.config.cluster.nodeName,
-      backends: this.health.backends().map((b, index) => ({
-        index,
-        address: b.address,
-        origin: `http://${formatHostPort(b.host, b.port)}`,
-        healthy: b.status === "up",
-      })),
-      peers: [],
-      memberAddresses: [],
-      memberNames: [],
-    };
-    this.router.install(snap);
+    this.router.install(
+      buildSnapshot({
+        version: ++this.snapshotVersion,
+        nodeName: this.config.cluster.nodeName,
+        backends: this.health.backends(),
+        members: this.cluster?.members() ?? [],
+        onInvalidMeta: (m, reason) => this.warnInvalidMeta(m, reason),
+      }),
+    );
+  }
+
+  /** Once per member and reason: a peer with unusable metadata gets no traffic, and the operator hears of it. */
+  private warnInvalidMeta(m: Member, reason: string): void {
+    if (this.warnedMeta.get(m.name) === reason) return;
+    this.warnedMeta.set(m.name, reason);
+    this.log.warn("peer metadata unusable; treating it as 0 backends", { member: m.name, address: m.address, reason });
+  }
+
+  private async startCluster(): Promise<void> {
+    const c = this.config.cluster;
+    if (!c.sharedKey) this.log.warn("cluster.shared_key is not set: gossip is neither encrypted nor authenticated");
+    const initial = { healthy: this.health.healthyCount, proxyPort: this.proxy.port };
+    this.meta.update(initial);
+    this.cluster = await Memberlist.create({
+      name: c.nodeName,
+      bindAddress: c.bindAddress,
+      bindPort: c.listenPort,
+      advertiseAddress: c.advertiseAddress,
+      secrets: c.sharedKey ? { primary: c.sharedKey, extra: c.extraKeys } : undefined,
+      peers: c.peers,
+      meta: encodeNodeMeta(initial),
+      probeIntervalMs: c.probeIntervalMs,
+      probeTimeoutMs: c.probeTimeoutMs,
+      gossipIntervalMs: c.gossipIntervalMs,
+      suspicionMult: c.suspicionMult,
+      pushPullIntervalMs: c.pushPullIntervalMs,
+      logger: this.log.child("cluster"),
+      wheel: this.wheel,
+    });
+    this.meta.attach(this.cluster, initial);
+    const onMember = () => this.publish();
+    for (const ev of ["join", "update", "leave", "dead"] as const) this.cluster.on(ev, onMember);
+    this.publish();
   }
 
   /** Binds everything; resolves once the first health checks are in and the proxy serves. */
@@ -103,6 +144,7 @@ export class ClusterClubNode {
     this.admin.start();
     await this.health.start();
     this.proxy.start();
+    await this.startCluster();
     this.serving = true;
     this.log.info("serving", {
       proxy: `${this.config.proxy.bindAddress}:${this.proxy.port}`,
@@ -117,6 +159,12 @@ export class ClusterClubNode {
     this.stopping ??= (async () => {
       this.serving = false;
       this.log.info("stopping", { drain_ms: drainMs, in_flight: this.proxy.inFlight });
+      // Leave first: peers see `left` at once and stop sending, then in-flight requests drain.
+      if (this.cluster) {
+        await this.cluster.leave(Math.min(5000, Math.max(500, drainMs))).catch(() => {});
+        await this.cluster.shutdown().catch(() => {});
+      }
+      this.meta.stop();
       this.health.stop();
       await this.proxy.stop(drainMs);
       await this.admin.stop();
@@ -139,7 +187,31 @@ export class ClusterClubNode {
         last_error: b.lastError,
         failures: b.failures,
       })),
-      members: [],
+      cluster: this.cluster
+        ? { address: this.cluster.address, port: this.cluster.port, health_score: this.cluster.healthScore(), encrypted: Boolean(this.config.cluster.sharedKey) }
+        : null,
+      members: this.membersStatus(),
     };
+  }
+
+  /** Members with their published healthy count and the routing weight this node gives them. */
+  membersStatus(): Record<string, unknown>[] {
+    if (!this.cluster) return [];
+    const snap = this.router.snapshot;
+    const weights = new Map(snap.peers.map((p) => [p.name, p.weight]));
+    return this.cluster.members().map((m) => {
+      const self = m.name === this.config.cluster.nodeName;
+      const meta = decodeNodeMeta(m.meta);
+      return {
+        name: m.name,
+        address: m.address,
+        port: m.port,
+        state: m.state,
+        incarnation: m.incarnation,
+        self,
+        meta: meta.ok ? { healthy: meta.meta.healthy, proxy_port: meta.meta.proxyPort } : { invalid: meta.reason },
+        weight: self ? this.router.healthyCount : (weights.get(m.name) ?? 0),
+      };
+    });
   }
 }

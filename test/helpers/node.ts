@@ -19,6 +19,7 @@ export async function startNode(o: TestNodeOptions): Promise<ClusterClubNode & {
 [cluster]
 node_name = "${o.name ?? "test-node"}"
 listen_port = 0
+bind_address = "127.0.0.1"
 [proxy]
 listen_port = 0
 bind_address = "127.0.0.1"

@@ -1,0 +1,57 @@
+import { describe, expect, test } from "bun:test";
+import { MetaPublisher } from "../../src/cluster/metapublisher.ts";
+import { decodeNodeMeta } from "../../src/cluster/nodemeta.ts";
+import { TimingWheel } from "../../src/timer/wheel.ts";
+
+function setup() {
+  let t = 0;
+  const wheel = new TimingWheel({ manual: true, tickMs: 10, now: () => t });
+  const sent: number[] = [];
+  const pub = new MetaPublisher({ healthy: 2, proxyPort: 8080 }, wheel, 200, () => t);
+  pub.attach(
+    {
+      setMeta(m) {
+        const r = decodeNodeMeta(m);
+        if (r.ok) sent.push(r.meta.healthy);
+      },
+    },
+    { healthy: 2, proxyPort: 8080 },
+  );
+  const advance = (ms: number) => {
+    for (let i = 0; i < ms; i += 10) {
+      t += 10;
+      wheel.advance();
+    }
+  };
+  return { pub, sent, advance };
+}
+
+describe("metadata publisher", () => {
+  test("a change goes out within one gap; the latest value wins", () => {
+    const { pub, sent, advance } = setup();
+    pub.update({ healthy: 1, proxyPort: 8080 });
+    pub.update({ healthy: 0, proxyPort: 8080 });
+    advance(250);
+    expect(sent).toEqual([0]);
+  });
+
+  test("a flapping count costs at most one broadcast per gap, and none when it ends where it was", () => {
+    const { pub, sent, advance } = setup();
+    for (let i = 0; i < 100; i++) {
+      pub.update({ healthy: i % 2 === 0 ? 1 : 2, proxyPort: 8080 });
+      advance(20); // 50 flips per second
+    }
+    // 2 s of flapping at ≤ 5 broadcasts/s.
+    expect(sent.length).toBeLessThanOrEqual(11);
+    expect(sent.length).toBeGreaterThan(0);
+    advance(500);
+    expect(pub.current.healthy).toBe(2);
+  });
+
+  test("an unchanged value is not re-sent", () => {
+    const { pub, sent, advance } = setup();
+    pub.update({ healthy: 2, proxyPort: 8080 });
+    advance(500);
+    expect(sent).toEqual([]);
+  });
+});
