@@ -12,28 +12,37 @@ export interface TestNodeOptions {
   /** Replaces the default fast [health] settings (interval 100ms, rise 1, fall 1). */
   health?: string;
   name?: string;
+  /** Address for proxy, admin and gossip (default 127.0.0.1). */
+  bind?: string;
+  /** Extra TOML for [cluster], e.g. peers and fast timings. */
+  cluster?: string;
 }
+
+/** Gossip timings fast enough for tests (LAN defaults divided by ~10). */
+export const FAST_GOSSIP = `probe_interval = "200ms"\nprobe_timeout = "80ms"\ngossip_interval = "30ms"\npushpull_interval = "2s"`;
 
 export async function startNode(o: TestNodeOptions): Promise<ClusterClubNode & { url: string; adminUrl: string }> {
   const toml = `
 [cluster]
 node_name = "${o.name ?? "test-node"}"
 listen_port = 0
-bind_address = "127.0.0.1"
+bind_address = "${o.bind ?? "127.0.0.1"}"
+${o.cluster ?? ""}
 [proxy]
 listen_port = 0
-bind_address = "127.0.0.1"
+bind_address = "${o.bind ?? "127.0.0.1"}"
 ${o.proxy ?? ""}
 [admin]
 listen_port = 0
+bind_address = "${o.bind ?? "127.0.0.1"}"
 [health]
 ${o.health ?? 'interval = "100ms"\ntimeout = "100ms"\nrise = 1\nfall = 1'}
 ${o.backends.map((b) => `[[backends]]\naddress = "${b}"`).join("\n")}
 `;
   const node = new ClusterClubNode(parseConfig(toml, "test")) as ClusterClubNode & { url: string; adminUrl: string };
   await node.start();
-  node.url = `http://127.0.0.1:${node.proxy.port}`;
-  node.adminUrl = `http://127.0.0.1:${node.admin.port}`;
+  node.url = `http://${o.bind ?? "127.0.0.1"}:${node.proxy.port}`;
+  node.adminUrl = `http://${o.bind ?? "127.0.0.1"}:${node.admin.port}`;
   return node;
 }
 
