@@ -118,6 +118,8 @@ export class ProxyServer {
     let triedBackends: Set<number> | undefined;
     let triedNodes: Set<string> | undefined;
     let attempts = 0;
+    // Whether any attempt may have reached an upstream (otherwise nothing was served anywhere).
+    let sent = false;
 
     while (attempts < MAX_ATTEMPTS) {
       // Choose: a node by weight (unless we must stay local), then a backend on it.
@@ -174,6 +176,7 @@ export class ProxyServer {
           if (backendIndex >= 0) d.onConnectFailure(backendIndex, r.code);
           break;
         case "broken":
+          sent = true;
           if (!idempotent) return this.local(502, errorResponse("bad_gateway", requestId(), { detail: r.code }));
           break;
       }
@@ -182,7 +185,8 @@ export class ProxyServer {
       else (triedNodes ??= new Set()).add(peerName!);
     }
 
-    if (attempts === 0) {
+    // Nothing healthy here, or nothing reachable: a forwarding peer may safely try another node.
+    if (attempts === 0 || (fromMember && !sent)) {
       return this.local(503, errorResponse("no_backend", requestId(), { retryAfterS: d.retryAfterS, markNoBackend: fromMember }));
     }
     return this.local(502, errorResponse("bad_gateway", requestId()));

@@ -118,3 +118,36 @@ describe("two-tier balancing on loopback", () => {
     expect(byNode.get("n3")).toBe(100);
   });
 });
+
+describe("a peer that cannot serve after all", () => {
+  test("a peer whose backends just died answers the marked 503 and the sender picks another node: no client error", async () => {
+    const own = startBackend({ name: "p1-b1", hostname: "127.0.0.5" });
+    const doomed = startBackend({ name: "p2-b1", hostname: "127.0.0.6" });
+    const p1 = await startNode({ name: "p1", bind: "127.0.0.5", backends: [`127.0.0.5:${own.port}`], cluster: FAST_GOSSIP });
+    // Slow checks on p2: only the failed forwarded request can reveal that its backend is gone.
+    const p2 = await startNode({
+      name: "p2",
+      bind: "127.0.0.6",
+      backends: [`127.0.0.6:${doomed.port}`],
+      cluster: `peers = ["127.0.0.5:${p1.cluster!.port}"]\n${FAST_GOSSIP}`,
+      health: 'interval = "30s"',
+    });
+    try {
+      await until(() => p1.router.snapshot.peers.some((p) => p.name === "p2" && p.weight === 1), 10_000);
+      await doomed.stop();
+      let failed = 0;
+      for (let i = 0; i < 20; i++) {
+        const r = await fetch(`${p1.url}/`);
+        if (r.status !== 200) failed++;
+        expect(r.headers.get("x-clusterclub-no-backend")).toBeNull();
+        await r.text();
+      }
+      expect(failed).toBe(0);
+      expect(p2.stats.localAnswers.slot({ status: "503" }).value).toBeGreaterThanOrEqual(1);
+    } finally {
+      await p2.stop(0);
+      await p1.stop(0);
+      await own.stop();
+    }
+  });
+});
