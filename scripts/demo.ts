@@ -1,35 +1,89 @@
-// `bun run demo`: two demo backends on 3003 and 3004 and a node in front of them on 8080,
-// using config.example.toml, so a newcomer sees round-robin at once:  curl http://localhost:8080/
-import { startBackend } from "../test/fixtures/backend.ts";
+// `bun run demo`: two demo backends on :3003 and :3004 and a node in front of them on :8080
+// (config.example.toml), so a newcomer sees round-robin at once:  curl http://localhost:8080/
+//
+// `bun run demo --cluster`: a 3-node cluster on one machine. Nodes listen on 127.0.0.2, .3 and .4
+// (so a client on 127.0.0.1 is not mistaken for a member) with 1, 2 and 3 backends of their own:
+//   curl http://127.0.0.2:8080/     (any node; requests spread over all 6 backends)
+//   curl http://127.0.0.2:9901/status
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BackendHandle, startBackend } from "../test/fixtures/backend.ts";
 
 const root = new URL("..", import.meta.url).pathname;
-const backends = [startBackend({ port: 3003, name: "demo-a" }), startBackend({ port: 3004, name: "demo-b" })];
-console.log(`demo backends on :3003 and :3004`);
+const main = `${root}src/main.ts`;
+const cluster = process.argv.includes("--cluster");
 
-const node = Bun.spawn(["bun", "run", `${root}src/main.ts`, `${root}config.example.toml`, "--log-format", "pretty"], {
-  stdio: ["inherit", "inherit", "inherit"],
-});
+const backends: BackendHandle[] = [];
+const nodes: ReturnType<typeof Bun.spawn>[] = [];
 
-// Tell the newcomer what to do once the node answers.
-for (let i = 0; i < 100; i++) {
-  try {
-    const r = await fetch("http://127.0.0.1:9901/health");
-    if (r.ok) {
-      console.log("\nClusterClub is up. Try:\n  curl http://localhost:8080/      (run it twice: demo-a, then demo-b)\n  curl http://localhost:9901/status\n  Ctrl-C to stop\n");
-      break;
-    }
-  } catch {}
-  await Bun.sleep(100);
+function spawnNode(config: string) {
+  const p = Bun.spawn(["bun", "run", main, config, "--log-format", "pretty"], { stdio: ["inherit", "inherit", "inherit"] });
+  nodes.push(p);
+  return p;
+}
+
+async function waitHealthy(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await fetch(url).catch(() => null))?.ok) return;
+    await Bun.sleep(100);
+  }
+}
+
+if (!cluster) {
+  backends.push(startBackend({ port: 3003, name: "demo-a" }), startBackend({ port: 3004, name: "demo-b" }));
+  console.log("demo backends on :3003 and :3004");
+  spawnNode(`${root}config.example.toml`);
+  await waitHealthy("http://127.0.0.1:9901/health");
+  console.log(
+    "\nClusterClub is up. Try:\n  curl http://localhost:8080/      (run it twice: demo-a, then demo-b)\n  curl http://localhost:9901/status\n  Ctrl-C to stop\n",
+  );
+} else {
+  const dir = mkdtempSync(join(tmpdir(), "clusterclub-demo-"));
+  for (let i = 0; i < 3; i++) {
+    const ip = `127.0.0.${i + 2}`;
+    const own = Array.from({ length: i + 1 }, (_, k) => startBackend({ hostname: ip, port: 3001 + k, name: `node${i + 1}-backend${k + 1}` }));
+    backends.push(...own);
+    const cfg = join(dir, `node${i + 1}.toml`);
+    writeFileSync(
+      cfg,
+      `[cluster]
+node_name = "node${i + 1}"
+bind_address = "${ip}"
+advertise_address = "${ip}"
+shared_key = "demo-cluster-key"
+peers = ${JSON.stringify(i === 0 ? [] : ["127.0.0.2:7946"])}
+[proxy]
+bind_address = "${ip}"
+listen_port = 8080
+[admin]
+bind_address = "${ip}"
+listen_port = 9901
+[health]
+interval = "2s"
+${own.map((b) => `[[backends]]\naddress = "${ip}:${b.port}"`).join("\n")}
+`,
+    );
+    spawnNode(cfg);
+    await waitHealthy(`http://${ip}:9901/health`);
+  }
+  console.log(`
+A 3-node ClusterClub cluster is up (configs in ${dir}):
+  node1 127.0.0.2  1 backend     node2 127.0.0.3  2 backends     node3 127.0.0.4  3 backends
+Try:
+  for i in $(seq 12); do curl -s http://127.0.0.2:8080/; done    # spread over all 6 backends
+  curl http://127.0.0.3:9901/status                                # members, healthy counts, weights
+  Ctrl-C to stop
+`);
 }
 
 const stop = async () => {
-  node.kill("SIGTERM");
-  await node.exited;
+  for (const n of nodes) n.kill("SIGTERM");
+  await Promise.all(nodes.map((n) => n.exited));
   await Promise.all(backends.map((b) => b.stop()));
   process.exit(0);
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
-const code = await node.exited;
-await Promise.all(backends.map((b) => b.stop()));
-process.exit(code);
+await Promise.race(nodes.map((n) => n.exited));
+await stop();
