@@ -517,6 +517,7 @@ const EMPTY = new Uint8Array(0);
 
 interface CompiledField extends FieldSpec {
   keyBytes: Uint8Array; // the pre-encoded map key (raw header + name)
+  nameBytes: Uint8Array; // the name alone, for matching incoming keys
 }
 
 /** Encodes/decodes one Go struct as a msgpack map. T is the TS shape; fields must match it. */
@@ -533,7 +534,7 @@ export class StructCodec<T extends object> {
       .sort((a, b) => compareBytes(utf8.encode(a.go), utf8.encode(b.go)))
       .map((f) => {
         keyWriter.reset().str(f.go);
-        return { ...f, keyBytes: keyWriter.finish() };
+        return { ...f, keyBytes: keyWriter.finish(), nameBytes: utf8.encode(f.go) };
       });
     for (const f of this.fields) this.byName.set(f.go, f);
   }
@@ -556,8 +557,7 @@ export class StructCodec<T extends object> {
     for (const f of this.fields) if (!f.omitEmpty) out[f.key] = zeroOf(f.kind);
     const n = r.readMapHeader();
     for (let i = 0; i < n; i++) {
-      const name = r.readStr();
-      const f = this.byName.get(name);
+      const f = this.matchKey(r);
       if (!f) {
         r.skip();
         continue;
@@ -569,6 +569,29 @@ export class StructCodec<T extends object> {
       } else out[f.key] = v;
     }
     return out as T;
+  }
+
+  /** Reads a map key and finds its field by comparing raw bytes (no string built on the hot path). */
+  private matchKey(r: MsgpackReader): CompiledField | undefined {
+    const b = r.buf[r.pos];
+    if (r.pos < r.end && (b & 0xe0) === 0xa0) {
+      const len = b & 0x1f;
+      const start = r.pos + 1;
+      if (start + len <= r.end) {
+        for (const f of this.fields) {
+          const kb = f.nameBytes;
+          if (kb.length !== len) continue;
+          let k = 0;
+          while (k < len && kb[k] === r.buf[start + k]) k++;
+          if (k === len) {
+            r.pos = start + len;
+            return f;
+          }
+        }
+      }
+    }
+    // Slow path: str8/str16/bin keys, or no fixstr match.
+    return this.byName.get(r.readStr());
   }
 }
 
