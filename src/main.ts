@@ -3,6 +3,7 @@
 // (exit 2 on a bad config), then runs the node until SIGTERM/SIGINT.
 
 import { defineCommand, runMain } from "citty";
+import { SUBCOMMANDS } from "./cli/tools.ts";
 import { ConfigError, configToToml, loadConfig } from "./config/index.ts";
 import { configureLogging, isLogLevel, type LogFormat, log } from "./log.ts";
 import { ClusterClubNode, VERSION } from "./node.ts";
@@ -18,7 +19,10 @@ const command = defineCommand({
       "Examples:\n" +
       "  clusterclub config.toml                 run a node\n" +
       "  clusterclub --check config.toml         validate, print the resolved config, exit 0 or 2\n" +
-      "  clusterclub --log-level debug cfg.toml  more detail (never per request at info)",
+      "  clusterclub --log-level debug cfg.toml  more detail (never per request at info)\n" +
+      "  clusterclub keygen                      print a new cluster key\n" +
+      "  clusterclub members [--admin H:P] [--json]   members a running node sees\n" +
+      "  clusterclub status  [--admin H:P] [--json]   a running node's backends",
   },
   args: {
     config: { type: "positional", required: false, default: "config.toml", description: "path to the TOML config" },
@@ -78,5 +82,7 @@ const command = defineCommand({
 });
 
 if (import.meta.main) {
-  void runMain(command);
+  // Subcommands are dispatched by hand: citty would otherwise read a config path as a command name.
+  const sub = SUBCOMMANDS[process.argv[2] as keyof typeof SUBCOMMANDS];
+  void runMain(sub ?? command, sub ? { rawArgs: process.argv.slice(3) } : undefined);
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startBackend } from "./fixtures/backend.ts";
-import { until } from "./helpers/node.ts";
+import { startNode, until } from "./helpers/node.ts";
 
 const MAIN = join(import.meta.dir, "../src/main.ts");
 const dir = mkdtempSync(join(tmpdir(), "cc-cli-"));
@@ -17,6 +17,13 @@ function write(name: string, text: string): string {
 function run(args: string[]) {
   const p = Bun.spawnSync(["bun", MAIN, ...args], { stdout: "pipe", stderr: "pipe" });
   return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+}
+
+/** For commands that talk to a node in this process: spawnSync would block the node's event loop. */
+async function runAsync(args: string[]) {
+  const p = Bun.spawn(["bun", MAIN, ...args], { stdout: "pipe", stderr: "pipe" });
+  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  return { code: await p.exited, out, err };
 }
 
 function freePort(): number {
@@ -91,4 +98,41 @@ describe("CLI", () => {
   });
 });
 
-afterAll(() => {});
+describe("CLI tools", () => {
+  test("keygen prints a base64 key of 32 bytes that a node accepts", () => {
+    const r = run(["keygen"]);
+    expect(r.code).toBe(0);
+    const key = r.out.trim();
+    expect(key).toMatch(/^base64:/);
+    expect(Buffer.from(key.slice(7), "base64").length).toBe(32);
+    const cfg = write("key.toml", `[cluster]\nshared_key = "${key}"\n[[backends]]\naddress = "127.0.0.1:1"\n`);
+    expect(run(["--check", cfg]).code).toBe(0);
+  });
+
+  test("members and status read a running node's admin API, as a table or JSON", async () => {
+    const backend = startBackend();
+    const node = await startNode({ name: "cli-node", backends: [`127.0.0.1:${backend.port}`] });
+    try {
+      const admin = `127.0.0.1:${node.admin.port}`;
+      const m = await runAsync(["members", "--admin", admin]);
+      expect(m.code).toBe(0);
+      expect(m.out).toMatch(/^NAME\s+ADDRESS\s+STATE\s+HEALTHY/);
+      expect(m.out).toMatch(/cli-node \(self\)\s+\S+\s+alive\s+1/);
+      const mj = JSON.parse((await runAsync(["members", "--admin", admin, "--json"])).out) as { name: string; state: string }[];
+      expect(mj.map((x) => [x.name, x.state])).toEqual([["cli-node", "alive"]]);
+      const s = await runAsync(["status", "--admin", admin]);
+      expect(s.out).toContain("healthy backends 1/1");
+      expect(s.out).toContain(`127.0.0.1:${backend.port}`);
+      expect((JSON.parse((await runAsync(["status", "--admin", admin, "--json"])).out) as { node: string }).node).toBe("cli-node");
+    } finally {
+      await node.stop(0);
+      await backend.stop();
+    }
+  });
+
+  test("members against a node that is not running exits 1 with a hint", () => {
+    const r = run(["members", "--admin", `127.0.0.1:${freePort()}`]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("cannot reach the admin API");
+  });
+});
