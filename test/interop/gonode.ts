@@ -43,7 +43,8 @@ async function build(): Promise<GoBuild> {
   const partial = `${binary}.${process.pid}.tmp`;
   const proc = Bun.spawn([go, "build", "-o", partial, "."], {
     cwd: PEER_DIR,
-    env: { ...process.env, GOPATH, GO111MODULE: "off", GOFLAGS: "" },
+    // GOCACHE defaults under $HOME, which minimal CI environments may not have.
+    env: { GOCACHE: join(dir, "gocache"), ...process.env, GOPATH, GO111MODULE: "off", GOFLAGS: "" },
     stdout: "pipe",
     stderr: "pipe",
   });

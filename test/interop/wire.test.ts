@@ -216,8 +216,13 @@ describe.skipIf(!go.ok)("Go memberlist 0.2.2 interop (wire level)", () => {
     fake.send(encodePacket(ping, { keyring: ring, crc: true }), keyedA.port);
     const ack = await fake.waitMessage(isAck(99));
     expect(ack.type).toBe("ackResp");
-    // Everything the keyed node sent us was encrypted: nothing decodes without the key.
-    for (const p of fake.packets) expect(() => decodePacket(p.raw)).toThrow(WireError);
+    // Everything the keyed node sent us was an encrypted blob (vsn 1) that only our key opens.
+    const wrong = Keyring.fromSecrets("not the key");
+    for (const p of fake.packets) {
+      expect(p.raw[0]).toBe(1);
+      expect(() => wrong.decrypt(p.raw)).toThrow(WireError);
+      expect(ring.decrypt(p.raw).length).toBe(p.raw.length - 29);
+    }
   });
 
   test("TCP ping → ack; Go's reply is compressed even for an uncompressed request", async () => {
