@@ -3,7 +3,8 @@
 // (exit 2 on a bad config), then runs the node until SIGTERM/SIGINT.
 
 import { defineCommand, runMain } from "citty";
-import { SUBCOMMANDS } from "./cli/tools.ts";
+import { runTool } from "./cli/tools.ts";
+import { watchFile } from "./cli/watch.ts";
 import { ConfigError, configToToml, loadConfig } from "./config/index.ts";
 import { configureLogging, isLogLevel, type LogFormat, log } from "./log.ts";
 import { ClusterClubNode, VERSION } from "./node.ts";
@@ -20,6 +21,7 @@ const command = defineCommand({
       "  clusterclub config.toml                 run a node\n" +
       "  clusterclub --check config.toml         validate, print the resolved config, exit 0 or 2\n" +
       "  clusterclub --log-level debug cfg.toml  more detail (never per request at info)\n" +
+      "  clusterclub --watch config.toml         reload when the file changes (kill -HUP always reloads)\n" +
       "  clusterclub keygen                      print a new cluster key\n" +
       "  clusterclub members [--admin H:P] [--json]   members a running node sees\n" +
       "  clusterclub status  [--admin H:P] [--json]   a running node's backends",
@@ -29,6 +31,7 @@ const command = defineCommand({
     check: { type: "boolean", default: false, description: "validate the config, print it with defaults, and exit (0 valid, 2 invalid)" },
     "log-level": { type: "string", default: "info", description: "debug | info | warn | error" },
     "log-format": { type: "string", description: "pretty | json (default: pretty on a TTY, json otherwise)" },
+    watch: { type: "boolean", default: false, description: "reload the config when the file changes (SIGHUP always reloads)" },
   },
   async run({ args }) {
     const level = args["log-level"];
@@ -69,6 +72,20 @@ const command = defineCommand({
         },
       );
     };
+    const reload = async (why: string) => {
+      try {
+        const next = await loadConfig(args.config);
+        await node.reload(next);
+      } catch (e) {
+        // A broken file never replaces the running config.
+        log.error("config reload rejected; the running config stays in force", {
+          trigger: why,
+          error: e instanceof ConfigError ? e.issues.map((i) => `${i.path ? `${i.path}: ` : ""}${i.message}`).join("; ") : e,
+        });
+      }
+    };
+    process.on("SIGHUP", () => void reload("SIGHUP"));
+    if (args.watch) watchFile(args.config, () => void reload("watch"));
     process.once("SIGTERM", () => shutdown("SIGTERM"));
     process.once("SIGINT", () => shutdown("SIGINT"));
     try {
@@ -83,6 +100,5 @@ const command = defineCommand({
 
 if (import.meta.main) {
   // Subcommands are dispatched by hand: citty would otherwise read a config path as a command name.
-  const sub = SUBCOMMANDS[process.argv[2] as keyof typeof SUBCOMMANDS];
-  void runMain(sub ?? command, sub ? { rawArgs: process.argv.slice(3) } : undefined);
+  if (!runTool(process.argv[2], process.argv.slice(3))) void runMain(command);
 }

@@ -19,6 +19,45 @@ import { type TimingWheel, wheel as defaultWheel } from "./timer/wheel.ts";
 
 export const VERSION: string = pkg.version;
 
+export interface ReloadResult {
+  /** Config keys whose new values are in force. */
+  applied: string[];
+  /** Config keys that changed but need a restart (the old value stays in force). */
+  restartNeeded: string[];
+  added: string[];
+  removed: string[];
+}
+
+const LIVE_KEYS = ["cluster.peers", "proxy.responseTimeoutMs", "proxy.drainTimeoutMs", "health", "backends"];
+const RESTART_KEYS = [
+  "cluster.nodeName",
+  "cluster.listenPort",
+  "cluster.bindAddress",
+  "cluster.advertiseAddress",
+  "cluster.sharedKey",
+  "cluster.extraKeys",
+  "cluster.probeIntervalMs",
+  "cluster.probeTimeoutMs",
+  "cluster.gossipIntervalMs",
+  "cluster.suspicionMult",
+  "cluster.pushPullIntervalMs",
+  "proxy.listenPort",
+  "proxy.bindAddress",
+  "proxy.idleTimeoutMs",
+  "proxy.maxBodyBytes",
+  "admin",
+];
+
+function pick(cfg: Config, path: string): unknown {
+  let v: unknown = cfg;
+  for (const k of path.split(".")) v = (v as Record<string, unknown>)[k];
+  return v;
+}
+
+function changedKeys(a: Config, b: Config, keys: string[]): string[] {
+  return keys.filter((k) => JSON.stringify(pick(a, k)) !== JSON.stringify(pick(b, k)));
+}
+
 export interface NodeOptions {
   wheel?: TimingWheel;
   logger?: Logger;
@@ -42,7 +81,7 @@ export class ClusterClubNode {
   private stopping: Promise<void> | undefined;
 
   constructor(
-    readonly config: Config,
+    public config: Config,
     opts: NodeOptions = {},
   ) {
     this.log = opts.logger ?? createLogger("node");
@@ -58,7 +97,7 @@ export class ClusterClubNode {
       stats: this.stats,
       wheel,
       log: this.log.child("proxy"),
-      onConnectFailure: (i, code) => this.health.reportConnectFailure(i, code),
+      onConnectFailure: (address, code) => this.health.reportConnectFailure(address, code),
       retryAfterS: Math.min(30, Math.max(1, Math.ceil(config.health.intervalMs / 1000))),
     });
     this.admin = new AdminServer(config.admin, {
@@ -152,6 +191,38 @@ export class ClusterClubNode {
       backends: this.config.backends.length,
       healthy: this.health.healthyCount,
     });
+  }
+
+  /**
+   * Applies a new configuration without a restart: backends added/removed, health settings, proxy
+   * timeouts and new peers take effect; connections in flight are untouched. Settings bound to open
+   * sockets (ports, addresses, keys, node name, gossip timings) are reported as needing a restart.
+   */
+  async reload(next: Config): Promise<ReloadResult> {
+    const prev = this.config;
+    const restartNeeded = changedKeys(prev, next, RESTART_KEYS);
+    const applied = changedKeys(prev, next, LIVE_KEYS);
+    // Keep what cannot change live, so /status and --check show what is really in force.
+    const effective: Config = {
+      cluster: { ...prev.cluster, peers: next.cluster.peers },
+      proxy: { ...prev.proxy, responseTimeoutMs: next.proxy.responseTimeoutMs, drainTimeoutMs: next.proxy.drainTimeoutMs },
+      health: next.health,
+      admin: prev.admin,
+      backends: next.backends,
+    };
+    this.config = effective;
+    this.proxy.setConfig(effective.proxy);
+    const { added, removed } = await this.health.update(next.backends, next.health);
+    this.publish();
+    this.meta.update({ healthy: this.health.healthyCount, proxyPort: this.proxy.port });
+    const newPeers = next.cluster.peers.filter((p) => !prev.cluster.peers.includes(p));
+    if (newPeers.length > 0 && this.cluster) {
+      this.cluster.join(newPeers).catch((e) => this.log.warn("could not join new peers yet", { peers: newPeers, error: e }));
+    }
+    const result = { applied, restartNeeded, added, removed };
+    this.log.info("config reloaded", { applied: applied.join(",") || "nothing", added: added.length, removed: removed.length });
+    if (restartNeeded.length > 0) this.log.warn("some changed settings take effect only after a restart", { keys: restartNeeded.join(",") });
+    return result;
   }
 
   /** Graceful: stop accepting, drain in-flight requests, then close. Idempotent. */

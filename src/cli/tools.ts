@@ -1,6 +1,6 @@
 // Operator subcommands: `keygen`, and `members` / `status`, which read a running node's admin API.
 
-import { defineCommand } from "citty";
+import { defineCommand, runMain } from "citty";
 import { keygen } from "../cluster/security.ts";
 
 const adminArgs = {
@@ -100,4 +100,19 @@ export const statusCommand = defineCommand({
   },
 });
 
-export const SUBCOMMANDS = { keygen: keygenCommand, members: membersCommand, status: statusCommand } as const;
+/** Runs `name` as a subcommand if it is one; returns false otherwise. */
+export function runTool(name: string | undefined, rawArgs: string[]): boolean {
+  switch (name) {
+    case "keygen":
+      void runMain(keygenCommand, { rawArgs });
+      return true;
+    case "members":
+      void runMain(membersCommand, { rawArgs });
+      return true;
+    case "status":
+      void runMain(statusCommand, { rawArgs });
+      return true;
+    default:
+      return false;
+  }
+}

@@ -167,6 +167,12 @@ export function parseConfig(text: string, source = "config"): Config {
     }
     out[section.key] = resolveTable(section.fields, raw, `${section.key}.`, issues);
   }
+  // The check timeout defaults to 1s but never to more than the interval the operator chose.
+  const health = out.health as Table;
+  const rawHealth = isTable(doc.health) ? doc.health : {};
+  if (rawHealth.timeout === undefined && typeof health.intervalMs === "number") {
+    health.timeoutMs = Math.min(health.timeoutMs as number, health.intervalMs);
+  }
   out.backends = resolveBackends(doc.backends, issues);
   crossCheck(out, issues);
   if (issues.length > 0) throw new ConfigError(source, issues);

@@ -40,9 +40,16 @@ export interface HealthCheckerOptions {
   logger?: Logger;
 }
 
+interface Entry {
+  state: BackendHealth;
+  timer: Timeout | null;
+  /** Removed by a reload: an in-flight check's result is dropped. */
+  removed: boolean;
+}
+
 export class HealthChecker {
-  private readonly states: BackendHealth[];
-  private readonly timers: (Timeout | null)[];
+  private entries: Entry[];
+  private byAddress = new Map<string, Entry>();
   private readonly listeners: ((c: HealthChange) => void)[] = [];
   private readonly wheel: TimingWheel;
   private readonly prober: Prober;
@@ -56,21 +63,20 @@ export class HealthChecker {
     private cfg: HealthConfig,
     opts: HealthCheckerOptions = {},
   ) {
-    this.states = backends.map((b) => ({
-      address: b.address,
-      host: b.host,
-      port: b.port,
-      status: "unknown",
-      lastCheck: null,
-      lastError: null,
-      failures: 0,
-      passes: 0,
-      fails: 0,
-    }));
-    this.timers = backends.map(() => null);
+    this.entries = backends.map((b) => this.newEntry(b));
     this.wheel = opts.wheel ?? defaultWheel;
     this.prober = opts.prober ?? tcpProbe;
     this.log = opts.logger ?? createLogger("health");
+  }
+
+  private newEntry(b: BackendConfig): Entry {
+    const e: Entry = {
+      state: { address: b.address, host: b.host, port: b.port, status: "unknown", lastCheck: null, lastError: null, failures: 0, passes: 0, fails: 0 },
+      timer: null,
+      removed: false,
+    };
+    this.byAddress.set(b.address, e);
+    return e;
   }
 
   onChange(fn: (c: HealthChange) => void): void {
@@ -80,15 +86,45 @@ export class HealthChecker {
   /** Runs the first check of every backend now; resolves once all have a first answer. */
   async start(): Promise<void> {
     this.running = true;
-    await Promise.all(this.states.map((_, i) => this.check(i)));
+    await Promise.all(this.entries.map((e) => this.check(e)));
   }
 
   stop(): void {
     this.running = false;
-    for (let i = 0; i < this.timers.length; i++) {
-      this.timers[i]?.cancel();
-      this.timers[i] = null;
+    for (const e of this.entries) {
+      e.timer?.cancel();
+      e.timer = null;
     }
+  }
+
+  /**
+   * Applies a reloaded backend list and settings. Backends that stay keep their state (no flap to
+   * unknown); new ones start unknown and are checked at once; removed ones stop being checked.
+   * Resolves once the new backends have had their first check.
+   */
+  async update(backends: readonly BackendConfig[], cfg: HealthConfig): Promise<{ added: string[]; removed: string[] }> {
+    this.cfg = cfg;
+    const keep = new Set(backends.map((b) => b.address));
+    const removed: string[] = [];
+    for (const e of this.entries) {
+      if (keep.has(e.state.address)) continue;
+      e.removed = true;
+      e.timer?.cancel();
+      e.timer = null;
+      this.byAddress.delete(e.state.address);
+      if (e.state.status === "up") this.healthy--;
+      removed.push(e.state.address);
+    }
+    const added: Entry[] = [];
+    this.entries = backends.map((b) => {
+      const old = this.byAddress.get(b.address);
+      if (old) return old;
+      const e = this.newEntry(b);
+      added.push(e);
+      return e;
+    });
+    if (this.running) await Promise.all(added.map((e) => this.check(e)));
+    return { added: added.map((e) => e.state.address), removed };
   }
 
   get healthyCount(): number {
@@ -100,48 +136,45 @@ export class HealthChecker {
   }
 
   backends(): readonly Readonly<BackendHealth>[] {
-    return this.states;
-  }
-
-  isHealthy(index: number): boolean {
-    return this.states[index]?.status === "up";
+    return this.entries.map((e) => e.state);
   }
 
   /**
    * The proxy could not connect to this backend: it is down now, not after `fall` checks,
    * since a refused connection is as certain as a failed check gets. Active checks bring it back.
    */
-  reportConnectFailure(index: number, error: string): void {
-    const s = this.states[index];
-    if (!s) return;
+  reportConnectFailure(address: string, error: string): void {
+    const e = this.byAddress.get(address);
+    if (!e) return;
+    const s = e.state;
     s.failures++;
     s.lastError = error;
     s.passes = 0;
     if (s.status !== "down") this.transition(s, "down", "passive");
   }
 
-  private schedule(index: number): void {
-    if (!this.running) return;
+  private schedule(e: Entry): void {
+    if (!this.running || e.removed) return;
     // ±10% jitter so backends are not probed in lockstep.
     const jitter = this.cfg.intervalMs * 0.1 * (Math.random() * 2 - 1);
-    this.timers[index] = this.wheel.schedule(Math.max(1, this.cfg.intervalMs + jitter), () => {
-      this.timers[index] = null;
-      void this.check(index);
+    e.timer = this.wheel.schedule(Math.max(1, this.cfg.intervalMs + jitter), () => {
+      e.timer = null;
+      void this.check(e);
     });
   }
 
-  private async check(index: number): Promise<void> {
-    const s = this.states[index]!;
+  private async check(e: Entry): Promise<void> {
+    const s = e.state;
     let result: ProbeResult;
     try {
       result = await this.prober(s.host, s.port, this.cfg.timeoutMs);
-    } catch (e) {
-      result = { ok: false, error: String(e) };
+    } catch (err) {
+      result = { ok: false, error: String(err) };
     }
-    if (!this.running) return;
+    if (!this.running || e.removed) return;
     s.lastCheck = Date.now();
     this.apply(s, result);
-    this.schedule(index);
+    this.schedule(e);
   }
 
   private apply(s: BackendHealth, r: ProbeResult): void {
@@ -168,7 +201,7 @@ export class HealthChecker {
     if (to === "up") this.healthy++;
     this.transitionCount++;
     const change: HealthChange = { backend: s, from, to, reason, healthyCount: this.healthy };
-    const fields = { backend: s.address, from, to, reason, healthy: this.healthy, total: this.states.length, error: s.lastError ?? undefined };
+    const fields = { backend: s.address, from, to, reason, healthy: this.healthy, total: this.entries.length, error: s.lastError ?? undefined };
     if (to === "up") this.log.info("backend up", fields);
     else this.log.warn("backend down", fields);
     for (const fn of this.listeners) {

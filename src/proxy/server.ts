@@ -23,7 +23,7 @@ export interface ProxyDeps {
   wheel: TimingWheel;
   log: Logger;
   /** Passive health: a local backend refused or could not be reached. */
-  onConnectFailure(backendIndex: number, code: string): void;
+  onConnectFailure(backendAddress: string, code: string): void;
   /** Seconds for Retry-After on 503. */
   retryAfterS: number;
 }
@@ -46,6 +46,11 @@ export class ProxyServer {
 
   get port(): number {
     return this.server?.port ?? 0;
+  }
+
+  /** Live settings (timeouts) from a reloaded config; listener settings need a restart. */
+  setConfig(cfg: ProxyConfig): void {
+    this.d.cfg = cfg;
   }
 
   get inFlight(): number {
@@ -173,7 +178,7 @@ export class ProxyServer {
         case "timeout":
           return this.local(504, errorResponse("timeout", requestId()));
         case "connect":
-          if (backendIndex >= 0) d.onConnectFailure(backendIndex, r.code);
+          if (backendIndex >= 0) d.onConnectFailure(targetName, r.code);
           break;
         case "broken":
           sent = true;

@@ -106,3 +106,9 @@ address = "[::1]:80"
     expect(c.backends[0]).toEqual({ address: "backend.internal:8080", host: "backend.internal", port: 8080 });
   });
 });
+
+test("a short health interval lowers the default check timeout instead of failing", () => {
+  const c = parseConfig(`[health]\ninterval = "200ms"\n[[backends]]\naddress = "127.0.0.1:1"`);
+  expect(c.health.timeoutMs).toBe(200);
+  expect(() => parseConfig(`[health]\ninterval = "200ms"\ntimeout = "1s"\n[[backends]]\naddress = "127.0.0.1:1"`)).toThrow(/health.timeout/);
+});

@@ -52,7 +52,7 @@ describe("health checker", () => {
   test("a passive connect failure marks an up backend down at once", async () => {
     const s = scripted([true], 2, 3);
     await s.hc.start();
-    s.hc.reportConnectFailure(0, "ECONNREFUSED");
+    s.hc.reportConnectFailure("b:1", "ECONNREFUSED");
     expect(s.hc.backends()[0]!.status).toBe("down");
     expect(s.changes.at(-1)).toMatchObject({ to: "down", reason: "passive", healthyCount: 0 });
     s.hc.stop();
