@@ -1,7 +1,9 @@
 // The admin listener: /health, /status (JSON) and /metrics (Prometheus), loopback by default.
+// Also the live status page: / (HTML) fed by /events (server-sent events).
 
 import type { Server } from "bun";
 import type { AdminConfig } from "../config/schema.ts";
+import { pageResponse } from "./page.ts";
 
 export interface StatusSource {
   /** The /status document. */
@@ -10,6 +12,8 @@ export interface StatusSource {
   metrics(): string;
   /** True once the node serves traffic. */
   ready(): boolean;
+  /** Status page: answers GET /events with a server-sent event stream (see events.ts). */
+  events?: { respond(req: Request): Response };
 }
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
@@ -31,7 +35,7 @@ export class AdminServer {
       hostname: this.cfg.bindAddress,
       port: this.cfg.listenPort,
       development: false,
-      fetch: (req) => this.route(req),
+      fetch: (req, server) => this.route(req, server),
     });
   }
 
@@ -39,12 +43,20 @@ export class AdminServer {
     await this.server?.stop(true);
   }
 
-  private route(req: Request): Response {
+  private route(req: Request, server: Server<undefined>): Response {
     if (req.method !== "GET" && req.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
     }
     const url = new URL(req.url);
     switch (url.pathname) {
+      // Status page (page.ts, events.ts): the event stream is long-lived, so no idle timeout for it.
+      case "/":
+        return pageResponse();
+      case "/events":
+        if (!this.source.events) break;
+        server.timeout(req, 0);
+        return this.source.events.respond(req);
+      // End of status page routes.
       case "/health":
         return this.source.ready()
           ? new Response("ok\n", { headers: { "content-type": "text/plain" } })
@@ -53,8 +65,7 @@ export class AdminServer {
         return new Response(JSON.stringify(this.source.status(), null, 2) + "\n", { headers: JSON_HEADERS });
       case "/metrics":
         return new Response(this.source.metrics(), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
-      default:
-        return new Response("not found; try /health, /status, /metrics\n", { status: 404 });
     }
+    return new Response("not found; try /, /health, /status, /metrics\n", { status: 404 });
   }
 }
