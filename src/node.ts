@@ -4,6 +4,8 @@
 import pkg from "../package.json" with { type: "json" };
 import { CallbackGauge, Counter, Registry } from "./admin/metrics.ts";
 import { AdminServer } from "./admin/server.ts";
+import { EventHub } from "./admin/events.ts"; // status page
+import { TrafficSampler } from "./admin/traffic.ts"; // status page
 import type { Config } from "./config/schema.ts";
 import { type Member, Memberlist } from "./cluster/memberlist.ts";
 import { MetaPublisher } from "./cluster/metapublisher.ts";
@@ -69,6 +71,9 @@ export class ClusterClubNode {
   readonly proxy: ProxyServer;
   readonly admin: AdminServer;
   readonly stats = new ProxyStats();
+  // Status page: traffic sampled once per second; one shared event-stream ticker for all clients.
+  readonly traffic = new TrafficSampler(this.stats);
+  readonly events: EventHub;
   private readonly registry = new Registry();
   private readonly log: Logger;
   private readonly startedAt = Date.now();
@@ -100,10 +105,15 @@ export class ClusterClubNode {
       onConnectFailure: (address, code) => this.health.reportConnectFailure(address, code),
       retryAfterS: Math.min(30, Math.max(1, Math.ceil(config.health.intervalMs / 1000))),
     });
+    this.events = new EventHub({
+      snapshot: () => ({ t: Date.now(), ...this.status(), traffic: this.traffic.snapshot() }),
+      logger: this.log.child("events"),
+    });
     this.admin = new AdminServer(config.admin, {
       status: () => this.status(),
       metrics: () => this.registry.render(),
       ready: () => this.serving,
+      events: this.events,
     });
     this.registerMetrics();
     this.health.onChange((c) => {
@@ -181,6 +191,7 @@ export class ClusterClubNode {
   async start(): Promise<void> {
     this.publish();
     this.admin.start();
+    this.traffic.start();
     await this.health.start();
     this.proxy.start();
     await this.startCluster();
@@ -238,6 +249,8 @@ export class ClusterClubNode {
       this.meta.stop();
       this.health.stop();
       await this.proxy.stop(drainMs);
+      this.events.close();
+      this.traffic.stop();
       await this.admin.stop();
       this.log.info("stopped");
     })();
