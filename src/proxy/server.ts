@@ -9,6 +9,7 @@ import type { TimingWheel } from "../timer/wheel.ts";
 import { errorResponse, requestId } from "./errors.ts";
 import { attemptFetch } from "./forward.ts";
 import { NO_BACKEND_HEADER, prepareRequestHeaders, prepareResponseHeaders } from "./headers.ts";
+import { Selection } from "./selection.ts";
 import type { ProxyStats, TargetStats } from "./stats.ts";
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
@@ -120,50 +121,27 @@ export class ProxyServer {
     const method = req.method;
     const body = method === "GET" || method === "HEAD" ? null : req.body;
     const idempotent = IDEMPOTENT.has(method);
-    let triedBackends: Set<number> | undefined;
-    let triedNodes: Set<string> | undefined;
+    const sel = new Selection(router, d.nodeName, fromMember);
     let attempts = 0;
     // Whether any attempt may have reached an upstream (otherwise nothing was served anywhere).
     let sent = false;
 
-    while (attempts < MAX_ATTEMPTS) {
-      // Choose: a node by weight (unless we must stay local), then a backend on it.
-      let origin: string;
-      let targetName: string;
-      let backendIndex = -1;
-      let peerName: string | undefined;
-      const node = fromMember ? null : router.pickNode(triedNodes);
-      if (node === undefined) break;
-      if (node === null) {
-        const b = router.pickBackend(triedBackends);
-        if (!b) {
-          if (fromMember) break;
-          (triedNodes ??= new Set()).add(d.nodeName);
-          continue;
-        }
-        origin = b.origin;
-        targetName = b.address;
-        backendIndex = b.index;
-      } else {
-        origin = node.origin;
-        targetName = `node:${node.name}`;
-        peerName = node.name;
-      }
+    while (attempts < MAX_ATTEMPTS && sel.next()) {
       if (attempts > 0) {
         // A body that has started to flow cannot be sent again.
         if (body !== null && (body.locked || req.bodyUsed)) return this.local(502, errorResponse("bad_gateway", requestId()));
         d.stats.retries.inc();
       }
       attempts++;
-      const target = this.stats(targetName);
+      const target = this.stats(sel.name);
       const t0 = performance.now();
-      const r = await attemptFetch(origin + path, req, body, d.cfg.responseTimeoutMs, d.wheel);
+      const r = await attemptFetch(sel.origin + path, req, body, d.cfg.responseTimeoutMs, d.wheel);
 
       if (r instanceof Response) {
-        if (peerName !== undefined && r.status === 503 && r.headers.has(NO_BACKEND_HEADER)) {
+        if (sel.peerName !== undefined && r.status === 503 && r.headers.has(NO_BACKEND_HEADER)) {
           // The peer has nothing healthy after all: nothing was served, pick another node.
           void r.body?.cancel();
-          (triedNodes ??= new Set()).add(peerName);
+          sel.exclude();
           continue;
         }
         prepareResponseHeaders(r.headers, fromMember);
@@ -178,16 +156,15 @@ export class ProxyServer {
         case "timeout":
           return this.local(504, errorResponse("timeout", requestId()));
         case "connect":
-          if (backendIndex >= 0) d.onConnectFailure(targetName, r.code);
+          if (sel.backendIndex >= 0) d.onConnectFailure(sel.name, r.code);
           break;
         case "broken":
           sent = true;
           if (!idempotent) return this.local(502, errorResponse("bad_gateway", requestId(), { detail: r.code }));
           break;
       }
-      d.log.debug("upstream attempt failed", { target: peerName ?? origin, failure: r.failure, code: r.code });
-      if (backendIndex >= 0) (triedBackends ??= new Set()).add(backendIndex);
-      else (triedNodes ??= new Set()).add(peerName!);
+      d.log.debug("upstream attempt failed", { target: sel.name, failure: r.failure, code: r.code });
+      sel.exclude();
     }
 
     // Nothing healthy here, or nothing reachable: a forwarding peer may safely try another node.

@@ -1,0 +1,58 @@
+// One request's walk through the two tiers: a node by weight (or only this node for a member's
+// request), then a backend on it; targets that failed are excluded from the next pick.
+// The current pick lives in fields, so a request allocates one object whatever its retries.
+
+import type { Router } from "../routing/router.ts";
+
+export class Selection {
+  /** "http://host:port" of the current pick. */
+  origin = "";
+  /** Metrics/log name: the backend address, or "node:<name>". */
+  name = "";
+  /** Index of the local backend picked, or -1 for a peer. */
+  backendIndex = -1;
+  /** Name of the peer node picked, or undefined for a local backend. */
+  peerName: string | undefined = undefined;
+  private triedBackends: Set<number> | undefined;
+  private triedNodes: Set<string> | undefined;
+
+  constructor(
+    private readonly router: Router,
+    private readonly selfName: string,
+    /** A member's request: local backends only, never another hop. */
+    private readonly localOnly: boolean,
+  ) {}
+
+  /** Picks the next target; false when no node can serve any more. */
+  next(): boolean {
+    for (;;) {
+      const node = this.localOnly ? null : this.router.pickNode(this.triedNodes);
+      if (node === undefined) return false;
+      if (node === null) {
+        const b = this.router.pickBackend(this.triedBackends);
+        if (!b) {
+          if (this.localOnly) return false;
+          // Every local backend failed this request: this node is out of the running.
+          (this.triedNodes ??= new Set()).add(this.selfName);
+          continue;
+        }
+        this.origin = b.origin;
+        this.name = b.address;
+        this.backendIndex = b.index;
+        this.peerName = undefined;
+        return true;
+      }
+      this.origin = node.origin;
+      this.name = `node:${node.name}`;
+      this.backendIndex = -1;
+      this.peerName = node.name;
+      return true;
+    }
+  }
+
+  /** The current pick failed: never pick it again for this request. */
+  exclude(): void {
+    if (this.peerName === undefined) (this.triedBackends ??= new Set()).add(this.backendIndex);
+    else (this.triedNodes ??= new Set()).add(this.peerName);
+  }
+}
