@@ -10,6 +10,7 @@ import { errorResponse, requestId } from "./errors.ts";
 import { attemptFetch } from "./forward.ts";
 import { NO_BACKEND_HEADER, prepareRequestHeaders, prepareResponseHeaders } from "./headers.ts";
 import { Selection } from "./selection.ts";
+import { type TunnelData, WebSocketTunnel } from "./websocket.ts";
 import type { ProxyStats, TargetStats } from "./stats.ts";
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
@@ -29,6 +30,10 @@ export interface ProxyDeps {
   retryAfterS: number;
 }
 
+function isWebSocketUpgrade(req: Request): boolean {
+  return req.method === "GET" && req.headers.get("upgrade")?.toLowerCase() === "websocket";
+}
+
 /** Path and query of an absolute request URL, without parsing it into a URL object. */
 export function pathOf(url: string): string {
   const scheme = url.indexOf("://");
@@ -37,12 +42,14 @@ export function pathOf(url: string): string {
 }
 
 export class ProxyServer {
-  private server: Server<undefined> | undefined;
+  private server: Server<TunnelData> | undefined;
+  readonly websockets: WebSocketTunnel;
   private readonly via: string;
   private readonly targetStats = new Map<string, TargetStats>();
 
   constructor(private readonly d: ProxyDeps) {
     this.via = `1.1 ${d.nodeName}`;
+    this.websockets = new WebSocketTunnel(d.log);
   }
 
   get port(): number {
@@ -68,6 +75,7 @@ export class ProxyServer {
       maxRequestBodySize: cfg.maxBodyBytes > 0 ? cfg.maxBodyBytes : Number.MAX_SAFE_INTEGER,
       development: false,
       fetch: (req, server) => this.handle(req, server),
+      websocket: this.websockets.handler,
       error: (err) => {
         const id = requestId();
         this.d.log.error("proxy handler failed", { id, error: err });
@@ -104,7 +112,7 @@ export class ProxyServer {
     return res;
   }
 
-  async handle(req: Request, server: Server<undefined>): Promise<Response> {
+  async handle(req: Request, server: Server<TunnelData>): Promise<Response | undefined> {
     const d = this.d;
     const maxBody = d.cfg.maxBodyBytes;
     if (maxBody > 0) {
@@ -115,6 +123,15 @@ export class ProxyServer {
     const clientIp = server.requestIP(req)?.address ?? "unknown";
     // A member's request took its one hop already: serve it here, never forward it again.
     const fromMember = router.isFromMember(clientIp, req.headers.get("via"));
+    if (isWebSocketUpgrade(req)) {
+      // The client's handshake fields must stay on `req` for Bun's upgrade; the upstream gets a prepared copy.
+      const upstreamHeaders = new Headers(req.headers);
+      prepareRequestHeaders(upstreamHeaders, { clientIp, proto: "http", via: this.via, fromMember });
+      const sel = new Selection(router, d.nodeName, fromMember);
+      return this.websockets.upgrade(req, upstreamHeaders, server, sel, pathOf(req.url), d.cfg.responseTimeoutMs, (name) =>
+        d.onConnectFailure(name, "websocket"),
+      );
+    }
     prepareRequestHeaders(req.headers, { clientIp, proto: "http", via: this.via, fromMember });
 
     const path = pathOf(req.url);

@@ -1,0 +1,134 @@
+// WebSocket tunnelling: the upstream socket (a local backend or a peer node, chosen by the same
+// two-tier Selection) is opened first; only once it is open is the client upgraded, so a failed
+// backend is retried like any connect failure and the client never sees a half-made tunnel.
+// Messages flow both ways as they come; close codes and reasons pass through.
+
+import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
+import type { Logger } from "../log.ts";
+import { errorResponse, requestId } from "./errors.ts";
+import type { Selection } from "./selection.ts";
+
+export interface TunnelData {
+  upstream: WebSocket;
+  /** Messages that arrived from upstream before the client side opened. */
+  pending: (string | ArrayBuffer)[] | null;
+  client: ServerWebSocket<TunnelData> | null;
+}
+
+/** Per-connection send buffer above which a slow client is disconnected, bounding memory. */
+const BACKPRESSURE_LIMIT = 4 * 1024 * 1024;
+
+// Codes that may not be sent in a close frame (RFC 6455 §7.4.1): reserved or "no code".
+function sendableCode(code: number): number {
+  if (code === 1000 || (code >= 1001 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)) return code;
+  return code === 1005 ? 1000 : 1011;
+}
+
+function isWsUrl(origin: string): string {
+  return origin.startsWith("https:") ? `wss:${origin.slice(6)}` : `ws:${origin.slice(5)}`;
+}
+
+/** Opens the upstream WebSocket; resolves once open, or with null when it failed before opening. */
+function openUpstream(url: string, headers: Headers, protocols: string[], timeoutMs: number): Promise<WebSocket | null> {
+  return new Promise((resolve) => {
+    const h: Record<string, string> = {};
+    headers.forEach((v, k) => {
+      // The WebSocket client writes its own handshake fields.
+      if (!k.startsWith("sec-websocket-") && k !== "upgrade" && k !== "connection") h[k] = v;
+    });
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url, { headers: h, protocols } as unknown as string[]);
+    } catch {
+      return resolve(null);
+    }
+    ws.binaryType = "arraybuffer";
+    const timer = setTimeout(() => {
+      ws.close();
+      resolve(null);
+    }, timeoutMs);
+    ws.onopen = () => {
+      clearTimeout(timer);
+      resolve(ws);
+    };
+    ws.onerror = () => {
+      clearTimeout(timer);
+      resolve(null);
+    };
+  });
+}
+
+export class WebSocketTunnel {
+  opened = 0;
+  active = 0;
+
+  constructor(private readonly log: Logger) {}
+
+  /**
+   * Tunnels an upgrade request. Returns undefined once the client was upgraded (Bun then owns the
+   * socket), or an error Response.
+   */
+  async upgrade(
+    req: Request,
+    upstreamHeaders: Headers,
+    server: Server<TunnelData>,
+    sel: Selection,
+    path: string,
+    timeoutMs: number,
+    onConnectFailure: (name: string) => void,
+  ): Promise<Response | undefined> {
+    const protocolHeader = req.headers.get("sec-websocket-protocol");
+    const protocols = protocolHeader ? protocolHeader.split(",").map((p) => p.trim()).filter(Boolean) : [];
+    let tries = 0;
+    while (tries < 8 && sel.next()) {
+      tries++;
+      const upstream = await openUpstream(isWsUrl(sel.origin) + path, upstreamHeaders, protocols, timeoutMs);
+      if (!upstream) {
+        if (sel.backendIndex >= 0) onConnectFailure(sel.name);
+        sel.exclude();
+        continue;
+      }
+      const data: TunnelData = { upstream, pending: [], client: null };
+      upstream.onmessage = (e: MessageEvent) => {
+        if (data.client) data.client.send(e.data as string | ArrayBuffer);
+        else data.pending?.push(e.data as string | ArrayBuffer);
+      };
+      upstream.onclose = (e: CloseEvent) => {
+        // The backend went away or closed: close the client side with its code (1011 if it just dropped).
+        data.client?.close(sendableCode(e.code === 1006 ? 1011 : e.code), e.reason);
+        data.pending = null;
+      };
+      const headers = upstream.protocol ? { "sec-websocket-protocol": upstream.protocol } : undefined;
+      if (server.upgrade(req, { data, headers })) {
+        this.opened++;
+        return undefined;
+      }
+      upstream.close(1011, "client upgrade failed");
+      return new Response("400 bad WebSocket upgrade request\n", { status: 400 });
+    }
+    return errorResponse(tries === 0 ? "no_backend" : "bad_gateway", requestId(), { detail: "websocket" });
+  }
+
+  readonly handler: WebSocketHandler<TunnelData> = {
+    backpressureLimit: BACKPRESSURE_LIMIT,
+    closeOnBackpressureLimit: true,
+    open: (ws) => {
+      this.active++;
+      const d = ws.data;
+      d.client = ws;
+      if (d.pending) for (const m of d.pending) ws.send(m);
+      d.pending = null;
+      if (d.upstream.readyState >= WebSocket.CLOSING) ws.close(1011, "upstream closed");
+    },
+    message: (ws, message) => {
+      const up = ws.data.upstream;
+      if (up.readyState === WebSocket.OPEN) up.send(message);
+    },
+    close: (ws, code, reason) => {
+      this.active--;
+      const up = ws.data.upstream;
+      if (up.readyState === WebSocket.OPEN || up.readyState === WebSocket.CONNECTING) up.close(sendableCode(code), reason);
+      this.log.debug("websocket closed", { code });
+    },
+  };
+}
