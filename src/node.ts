@@ -1,6 +1,7 @@
 // Wires one node together: config → health checker → routing snapshot → proxy, plus the admin API.
 // The control plane (this file) rebuilds the snapshot on every event; the proxy only reads it.
 
+import { readFileSync } from "node:fs";
 import pkg from "../package.json" with { type: "json" };
 import { CallbackGauge, Counter, Registry } from "./admin/metrics.ts";
 import { AdminServer } from "./admin/server.ts";
@@ -104,6 +105,7 @@ export class ClusterClubNode {
       log: this.log.child("proxy"),
       onConnectFailure: (address, code) => this.health.reportConnectFailure(address, code),
       retryAfterS: Math.min(30, Math.max(1, Math.ceil(config.health.intervalMs / 1000))),
+      peerTls: config.cluster.tls ? { ca: config.cluster.tlsCa ? readFileSync(config.cluster.tlsCa, "utf8") : undefined } : undefined,
     });
     this.events = new EventHub({
       snapshot: () => ({ t: Date.now(), ...this.status(), traffic: this.traffic.snapshot() }),
@@ -149,6 +151,7 @@ export class ClusterClubNode {
         backends: this.health.backends(),
         members: this.cluster?.members() ?? [],
         onInvalidMeta: (m, reason) => this.warnInvalidMeta(m, reason),
+        peerScheme: this.config.cluster.tls ? "https" : "http",
       }),
     );
   }

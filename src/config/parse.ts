@@ -1,9 +1,11 @@
 // TOML text → validated Config. Collects every problem before failing, each named by its key path.
 
+import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { formatHostPort, parseHostPort } from "./hostport.ts";
+import { resolveTls } from "./tls.ts";
 import { BACKEND_FIELDS, type Config, type FieldSpec, SECTIONS } from "./schema.ts";
 
 export interface ConfigIssue {
@@ -123,11 +125,11 @@ function resolveField(spec: FieldSpec, raw: unknown, path: string, issues: Confi
   }
 }
 
-function resolveTable(fields: FieldSpec[], raw: Table, prefix: string, issues: ConfigIssue[]): Table {
+function resolveTable(fields: FieldSpec[], raw: Table, prefix: string, issues: ConfigIssue[], nested: string[] = []): Table {
   const out: Table = {};
   const known = new Set(fields.map((f) => f.key));
   for (const key of Object.keys(raw)) {
-    if (!known.has(key)) {
+    if (!known.has(key) && !nested.includes(key)) {
       issues.push({ path: `${prefix}${key}`, message: `unknown key; known keys here: ${[...known].join(", ")}` });
     }
   }
@@ -165,7 +167,7 @@ export function parseConfig(text: string, source = "config"): Config {
       out[section.key] = resolveTable(section.fields, {}, `${section.key}.`, []);
       continue;
     }
-    out[section.key] = resolveTable(section.fields, raw, `${section.key}.`, issues);
+    out[section.key] = resolveTable(section.fields, raw, `${section.key}.`, issues, section.nested);
   }
   // The check timeout defaults to 1s but never to more than the interval the operator chose.
   const health = out.health as Table;
@@ -173,6 +175,8 @@ export function parseConfig(text: string, source = "config"): Config {
   if (rawHealth.timeout === undefined && typeof health.intervalMs === "number") {
     health.timeoutMs = Math.min(health.timeoutMs as number, health.intervalMs);
   }
+  const tls = resolveTls(isTable(doc.proxy) ? doc.proxy.tls : undefined, issues);
+  if (tls) (out.proxy as Table).tls = tls;
   out.backends = resolveBackends(doc.backends, issues);
   crossCheck(out, issues);
   if (issues.length > 0) throw new ConfigError(source, issues);
@@ -238,6 +242,13 @@ function crossCheck(cfg: Table, issues: ConfigIssue[]): void {
   if (typeof health.timeoutMs === "number" && typeof health.intervalMs === "number" && health.timeoutMs > health.intervalMs) {
     issues.push({ path: "health.timeout", message: `must not exceed health.interval (${formatDuration(health.intervalMs)})` });
   }
+  if (typeof cluster.tlsCa === "string") {
+    try {
+      readFileSync(cluster.tlsCa);
+    } catch (e) {
+      issues.push({ path: "cluster.tls_ca", message: `cannot read "${cluster.tlsCa}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+    }
+  }
   if (typeof cluster.probeTimeoutMs === "number" && typeof cluster.probeIntervalMs === "number" && cluster.probeTimeoutMs >= cluster.probeIntervalMs) {
     issues.push({ path: "cluster.probe_timeout", message: `must be less than cluster.probe_interval (${formatDuration(cluster.probeIntervalMs)})` });
   }
@@ -272,6 +283,15 @@ export function configToToml(cfg: Config): string {
       lines.push(`${f.key} = ${shown}`);
     }
     lines.push("");
+  }
+  const tls = cfg.proxy.tls;
+  if (tls) {
+    const [main, ...sni] = tls.certs;
+    lines.push("[proxy.tls]");
+    if (main) lines.push(`cert = ${JSON.stringify(main.certPath)}`, `key = ${JSON.stringify(main.keyPath)}`);
+    if (tls.redirectPort !== undefined) lines.push(`redirect_port = ${tls.redirectPort}`);
+    lines.push("");
+    for (const c of sni) lines.push("[[proxy.tls.sni]]", `server_name = ${JSON.stringify(c.serverName)}`, `cert = ${JSON.stringify(c.certPath)}`, `key = ${JSON.stringify(c.keyPath)}`, "");
   }
   for (const b of cfg.backends) lines.push("[[backends]]", `address = ${JSON.stringify(b.address)}`, "");
   return lines.join("\n");

@@ -2,6 +2,7 @@
 // table, so adding a key here is all it takes for validation, defaults, --check output and docs to agree.
 
 import { hostname } from "node:os";
+import type { TlsConfig } from "./tls.ts";
 
 export type FieldKind =
   | { kind: "port"; allowZero?: boolean }
@@ -27,6 +28,8 @@ export interface FieldSpec {
 export interface SectionSpec {
   key: string;
   fields: FieldSpec[];
+  /** Sub-tables resolved elsewhere (e.g. [proxy.tls]); not "unknown keys". */
+  nested?: string[];
 }
 
 const dur = (minMs = 1, maxMs = 24 * 3_600_000): FieldKind => ({ kind: "duration", minMs, maxMs });
@@ -47,10 +50,13 @@ export const SECTIONS: SectionSpec[] = [
       { key: "gossip_interval", prop: "gossipIntervalMs", type: dur(5), default: () => 200, doc: "period of gossip to random peers" },
       { key: "suspicion_mult", prop: "suspicionMult", type: { kind: "int", min: 1, max: 100 }, default: () => 4, doc: "suspicion timeout multiplier" },
       { key: "pushpull_interval", prop: "pushPullIntervalMs", type: dur(100), default: () => 30_000, doc: "full state sync period" },
+      { key: "tls", prop: "tls", type: { kind: "bool" }, default: () => false, doc: "forward to peer nodes over HTTPS (their proxies must terminate TLS)" },
+      { key: "tls_ca", prop: "tlsCa", type: { kind: "string", nonEmpty: true }, doc: "CA file (PEM) to verify peers with when tls = true (default: system CAs)" },
     ],
   },
   {
     key: "proxy",
+    nested: ["tls"],
     fields: [
       { key: "listen_port", prop: "listenPort", type: { kind: "port", allowZero: true }, default: () => 8080, doc: "HTTP port for clients" },
       { key: "bind_address", prop: "bindAddress", type: { kind: "ip" }, default: () => "0.0.0.0", doc: "address the proxy binds to" },
@@ -95,6 +101,8 @@ export interface ClusterConfig {
   gossipIntervalMs: number;
   suspicionMult: number;
   pushPullIntervalMs: number;
+  tls: boolean;
+  tlsCa?: string;
 }
 
 export interface ProxyConfig {
@@ -104,6 +112,8 @@ export interface ProxyConfig {
   idleTimeoutMs: number;
   maxBodyBytes: number;
   drainTimeoutMs: number;
+  /** [proxy.tls]: terminate TLS on the proxy listener. */
+  tls?: TlsConfig;
 }
 
 export interface HealthConfig {

@@ -14,6 +14,11 @@ export type AttemptFailure =
   /** The client went away; nobody is waiting for an answer. */
   | "client_gone";
 
+export interface PeerTls {
+  /** PEM CA certificate(s) to verify peers with; absent = the system's CAs. */
+  ca?: string;
+}
+
 export interface AttemptError {
   failure: AttemptFailure;
   code: string;
@@ -56,6 +61,8 @@ export async function attemptFetch(
   body: ReadableStream<Uint8Array> | null,
   timeoutMs: number,
   wheel: TimingWheel,
+  /** TLS options for an https origin (e.g. the CA that signs peer nodes' certificates). */
+  tls?: PeerTls,
 ): Promise<Response | AttemptError> {
   const a = new Attempt(req.signal);
   if (req.signal.aborted) return { failure: "client_gone", code: "aborted" };
@@ -71,6 +78,7 @@ export async function attemptFetch(
       signal: a.controller.signal,
       // Bun streams a ReadableStream body as chunked when no length is known.
       duplex: "half",
+      tls,
     } as RequestInit);
     // From here the body streams; the client's abort still tears the upstream down (listener kept).
     return res;

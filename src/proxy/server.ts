@@ -7,7 +7,7 @@ import type { Logger } from "../log.ts";
 import type { Router } from "../routing/router.ts";
 import type { TimingWheel } from "../timer/wheel.ts";
 import { errorResponse, requestId } from "./errors.ts";
-import { attemptFetch } from "./forward.ts";
+import { attemptFetch, type PeerTls } from "./forward.ts";
 import { NO_BACKEND_HEADER, prepareRequestHeaders, prepareResponseHeaders } from "./headers.ts";
 import { Selection } from "./selection.ts";
 import { type TunnelData, WebSocketTunnel } from "./websocket.ts";
@@ -28,6 +28,8 @@ export interface ProxyDeps {
   onConnectFailure(backendAddress: string, code: string): void;
   /** Seconds for Retry-After on 503. */
   retryAfterS: number;
+  /** TLS options for forwarding to peers over https (cluster.tls). */
+  peerTls?: PeerTls;
 }
 
 function isWebSocketUpgrade(req: Request): boolean {
@@ -45,10 +47,13 @@ export class ProxyServer {
   private server: Server<TunnelData> | undefined;
   readonly websockets: WebSocketTunnel;
   private readonly via: string;
+  private readonly proto: string;
+  private redirect: Server<undefined> | undefined;
   private readonly targetStats = new Map<string, TargetStats>();
 
   constructor(private readonly d: ProxyDeps) {
     this.via = `1.1 ${d.nodeName}`;
+    this.proto = d.cfg.tls ? "https" : "http";
     this.websockets = new WebSocketTunnel(d.log);
   }
 
@@ -74,6 +79,7 @@ export class ProxyServer {
       // 0 = unlimited: Bun's own default would cut uploads at 128 MiB.
       maxRequestBodySize: cfg.maxBodyBytes > 0 ? cfg.maxBodyBytes : Number.MAX_SAFE_INTEGER,
       development: false,
+      tls: cfg.tls?.certs.map((c) => ({ cert: Bun.file(c.certPath), key: Bun.file(c.keyPath), serverName: c.serverName })),
       fetch: (req, server) => this.handle(req, server),
       websocket: this.websockets.handler,
       error: (err) => {
@@ -82,12 +88,36 @@ export class ProxyServer {
         return errorResponse("bad_gateway", id);
       },
     });
+    this.startRedirect();
+  }
+
+  /** With TLS and redirect_port: a plain listener that sends every request to the HTTPS URL. */
+  private startRedirect(): void {
+    const port = this.d.cfg.tls?.redirectPort;
+    if (port === undefined) return;
+    const httpsPort = this.port;
+    this.redirect = Bun.serve({
+      hostname: this.d.cfg.bindAddress,
+      port,
+      development: false,
+      fetch(req) {
+        const url = new URL(req.url);
+        url.protocol = "https:";
+        url.port = httpsPort === 443 ? "" : String(httpsPort);
+        return new Response(null, { status: 308, headers: { location: url.href } });
+      },
+    });
+  }
+
+  get redirectPort(): number {
+    return this.redirect?.port ?? 0;
   }
 
   /** Stops accepting; waits for in-flight requests up to `drainMs`, then closes the rest. */
   async stop(drainMs: number): Promise<void> {
     const s = this.server;
     if (!s) return;
+    void this.redirect?.stop(true);
     const graceful = s.stop(false);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<void>((resolve) => {
@@ -126,13 +156,13 @@ export class ProxyServer {
     if (isWebSocketUpgrade(req)) {
       // The client's handshake fields must stay on `req` for Bun's upgrade; the upstream gets a prepared copy.
       const upstreamHeaders = new Headers(req.headers);
-      prepareRequestHeaders(upstreamHeaders, { clientIp, proto: "http", via: this.via, fromMember });
+      prepareRequestHeaders(upstreamHeaders, { clientIp, proto: this.proto, via: this.via, fromMember });
       const sel = new Selection(router, d.nodeName, fromMember);
-      return this.websockets.upgrade(req, upstreamHeaders, server, sel, pathOf(req.url), d.cfg.responseTimeoutMs, (name) =>
+      return this.websockets.upgrade(req, upstreamHeaders, server, sel, pathOf(req.url), d.cfg.responseTimeoutMs, d.peerTls, (name) =>
         d.onConnectFailure(name, "websocket"),
       );
     }
-    prepareRequestHeaders(req.headers, { clientIp, proto: "http", via: this.via, fromMember });
+    prepareRequestHeaders(req.headers, { clientIp, proto: this.proto, via: this.via, fromMember });
 
     const path = pathOf(req.url);
     const method = req.method;
@@ -152,7 +182,7 @@ export class ProxyServer {
       attempts++;
       const target = this.stats(sel.name);
       const t0 = performance.now();
-      const r = await attemptFetch(sel.origin + path, req, body, d.cfg.responseTimeoutMs, d.wheel);
+      const r = await attemptFetch(sel.origin + path, req, body, d.cfg.responseTimeoutMs, d.wheel, sel.peerName === undefined ? undefined : d.peerTls);
 
       if (r instanceof Response) {
         if (sel.peerName !== undefined && r.status === 503 && r.headers.has(NO_BACKEND_HEADER)) {

@@ -6,6 +6,7 @@
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { Logger } from "../log.ts";
 import { errorResponse, requestId } from "./errors.ts";
+import type { PeerTls } from "./forward.ts";
 import type { Selection } from "./selection.ts";
 
 export interface TunnelData {
@@ -29,7 +30,7 @@ function isWsUrl(origin: string): string {
 }
 
 /** Opens the upstream WebSocket; resolves once open, or with null when it failed before opening. */
-function openUpstream(url: string, headers: Headers, protocols: string[], timeoutMs: number): Promise<WebSocket | null> {
+function openUpstream(url: string, headers: Headers, protocols: string[], timeoutMs: number, tls: PeerTls | undefined): Promise<WebSocket | null> {
   return new Promise((resolve) => {
     const h: Record<string, string> = {};
     headers.forEach((v, k) => {
@@ -38,7 +39,7 @@ function openUpstream(url: string, headers: Headers, protocols: string[], timeou
     });
     let ws: WebSocket;
     try {
-      ws = new WebSocket(url, { headers: h, protocols } as unknown as string[]);
+      ws = new WebSocket(url, { headers: h, protocols, tls } as unknown as string[]);
     } catch {
       return resolve(null);
     }
@@ -75,6 +76,7 @@ export class WebSocketTunnel {
     sel: Selection,
     path: string,
     timeoutMs: number,
+    peerTls: PeerTls | undefined,
     onConnectFailure: (name: string) => void,
   ): Promise<Response | undefined> {
     const protocolHeader = req.headers.get("sec-websocket-protocol");
@@ -82,7 +84,8 @@ export class WebSocketTunnel {
     let tries = 0;
     while (tries < 8 && sel.next()) {
       tries++;
-      const upstream = await openUpstream(isWsUrl(sel.origin) + path, upstreamHeaders, protocols, timeoutMs);
+      const tls = sel.peerName === undefined ? undefined : peerTls;
+      const upstream = await openUpstream(isWsUrl(sel.origin) + path, upstreamHeaders, protocols, timeoutMs, tls);
       if (!upstream) {
         if (sel.backendIndex >= 0) onConnectFailure(sel.name);
         sel.exclude();

@@ -15,6 +15,8 @@ export interface SnapshotInputs {
   members: readonly Member[];
   /** Called for a peer whose metadata cannot be used (it then counts as 0 backends). */
   onInvalidMeta?: (member: Member, reason: string) => void;
+  /** Scheme for forwarding to peers: "https" when cluster.tls is on. */
+  peerScheme?: "http" | "https";
 }
 
 export function buildSnapshot(i: SnapshotInputs): RoutingSnapshot {
@@ -40,7 +42,7 @@ export function buildSnapshot(i: SnapshotInputs): RoutingSnapshot {
       address: m.address,
       proxyPort: meta.meta.proxyPort,
       weight: meta.meta.healthy,
-      origin: `http://${formatHostPort(m.address, meta.meta.proxyPort)}`,
+      origin: `${i.peerScheme ?? "http"}://${formatHostPort(m.address, meta.meta.proxyPort)}`,
     });
   }
   return {
