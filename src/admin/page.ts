@@ -31,9 +31,11 @@ h2 small{text-transform:none;letter-spacing:0;font-weight:400;margin-left:.4rem}
 svg{display:block;width:100%;height:28px;margin-top:.25rem}
 svg path{fill:none;stroke:var(--accent);stroke-width:1.5;vector-effect:non-scaling-stroke}
 svg path.area{fill:var(--accent);opacity:.12;stroke:none}
+svg line{stroke:var(--line);stroke-width:1;vector-effect:non-scaling-stroke}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;overflow:hidden}
 table{width:100%;border-collapse:collapse}
-th,td{text-align:left;padding:.55rem .9rem;border-bottom:1px solid var(--line);vertical-align:top}
+th,td{text-align:left;padding:.55rem .9rem;border-bottom:1px solid var(--line);vertical-align:middle}
+td{font-size:.9rem}
 th{font-size:.75rem;color:var(--muted);font-weight:600;background:var(--bg)}
 tr:last-child td{border-bottom:0}
 td.num{font-variant-numeric:tabular-nums}
@@ -78,7 +80,10 @@ const SCRIPT = `
   const cell = (label, content, cls) => {
     const td = el("td", cls);
     td.dataset.label = label;
-    for (const c of [].concat(content)) td.append(c instanceof Node ? c : String(c ?? ""));
+    // One child, so the phone layout (label left, value right) keeps multi-part values together.
+    const box = el("span");
+    for (const c of [].concat(content)) box.append(c instanceof Node ? c : String(c ?? ""));
+    td.append(box);
     return td;
   };
   const BACKEND = { up: ["ok", "\\u2713 up"], down: ["bad", "\\u2717 down"], unknown: ["unk", "? unknown"] };
@@ -229,7 +234,7 @@ const BODY = `<header>
 <section aria-labelledby="h-traffic">
 <h2 id="h-traffic">Traffic through this node<small id="window"></small></h2>
 <div class="tiles">
-<div class="tile"><div class="k">Requests</div><div class="v" id="rps">\u2013</div><svg id="spark" viewBox="0 0 120 28" preserveAspectRatio="none" role="img"><path class="area" id="spark-area"/><path id="spark-line"/></svg></div>
+<div class="tile"><div class="k">Requests</div><div class="v" id="rps">\u2013</div><svg id="spark" viewBox="0 0 120 28" preserveAspectRatio="none" role="img"><line x1="0" y1="27.5" x2="120" y2="27.5"/><path class="area" id="spark-area"/><path id="spark-line"/></svg></div>
 <div class="tile"><div class="k">Errors (5xx)</div><div class="v" id="err">\u2013</div><div class="sub" id="err-sub"></div></div>
 <div class="tile"><div class="k">Latency p50</div><div class="v" id="p50">\u2013</div><div class="sub" id="mean"></div></div>
 <div class="tile"><div class="k">Latency p99</div><div class="v" id="p99">\u2013</div><div class="sub" id="inflight"></div></div>
