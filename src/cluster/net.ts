@@ -72,16 +72,22 @@ export class PacketNet {
     c.packetsIn++;
     c.bytesIn += buf.length;
     let msgs: Message[];
+    let partErrors = 0;
     try {
       msgs = decodePacket(buf, {
         keyring: this.opts.keyring ?? undefined,
-        onPartError: (err) => this.drop(err.reason, err, from),
+        onPartError: (err) => {
+          partErrors++;
+          this.drop(err.reason, err, from);
+        },
       });
     } catch (err) {
       const w = asWireError(err);
       this.drop(this.classify(w, buf), w, from);
       return;
     }
+    // e.g. a compound of zero parts: nothing to do, but it must not vanish uncounted
+    if (msgs.length === 0 && partErrors === 0) this.drop("empty", "packet without messages", from);
     for (const msg of msgs) this.dispatch(msg, from);
   }
 
