@@ -39,6 +39,12 @@ export function configureLogging(opts: { level?: LogLevel; format?: LogFormat; s
   if (opts.sink) state.sink = opts.sink;
 }
 
+/** The level and format in force, to hand to child processes. */
+export function currentLogging(): { level: LogLevel; format: LogFormat } {
+  const level = (Object.keys(RANK) as LogLevel[]).find((l) => RANK[l] === state.level) ?? "info";
+  return { level, format: state.format };
+}
+
 export function isLogLevel(v: string): v is LogLevel {
   return v in RANK;
 }

@@ -12,8 +12,11 @@ import { type Member, Memberlist } from "./cluster/memberlist.ts";
 import { MetaPublisher } from "./cluster/metapublisher.ts";
 import { decodeNodeMeta, encodeNodeMeta } from "./cluster/nodemeta.ts";
 import { HealthChecker } from "./health/checker.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { availableParallelism } from "node:os";
+import { createLogger, currentLogging, type Logger } from "./log.ts";
+import type { DataPlane } from "./proxy/dataplane.ts";
 import { ProxyServer } from "./proxy/server.ts";
+import { WorkerPool } from "./workers/pool.ts";
 import { ProxyStats } from "./proxy/stats.ts";
 import { Router } from "./routing/router.ts";
 import { buildSnapshot } from "./routing/builder.ts";
@@ -48,6 +51,8 @@ const RESTART_KEYS = [
   "proxy.bindAddress",
   "proxy.idleTimeoutMs",
   "proxy.maxBodyBytes",
+  "proxy.workers",
+  "proxy.tls",
   "admin",
 ];
 
@@ -61,6 +66,11 @@ function changedKeys(a: Config, b: Config, keys: string[]): string[] {
   return keys.filter((k) => JSON.stringify(pick(a, k)) !== JSON.stringify(pick(b, k)));
 }
 
+/** `proxy.workers`: 0 means one per core. */
+export function resolveWorkers(configured: number): number {
+  return configured > 0 ? configured : Math.max(1, availableParallelism());
+}
+
 export interface NodeOptions {
   wheel?: TimingWheel;
   logger?: Logger;
@@ -69,7 +79,8 @@ export interface NodeOptions {
 export class ClusterClubNode {
   readonly health: HealthChecker;
   readonly router: Router;
-  readonly proxy: ProxyServer;
+  /** The request path: in this process (workers = 1) or in worker processes sharing the port. */
+  readonly proxy: DataPlane;
   readonly admin: AdminServer;
   readonly stats = new ProxyStats();
   // Status page: traffic sampled once per second; one shared event-stream ticker for all clients.
@@ -96,17 +107,32 @@ export class ClusterClubNode {
     this.meta = new MetaPublisher({ healthy: 0, proxyPort: config.proxy.listenPort }, wheel);
     this.health = new HealthChecker(config.backends, config.health, { wheel, logger: this.log.child("health") });
     this.router = new Router(emptySnapshot(config.cluster.nodeName));
-    this.proxy = new ProxyServer({
-      cfg: config.proxy,
-      nodeName: config.cluster.nodeName,
-      router: this.router,
-      stats: this.stats,
-      wheel,
-      log: this.log.child("proxy"),
-      onConnectFailure: (address, code) => this.health.reportConnectFailure(address, code),
-      retryAfterS: Math.min(30, Math.max(1, Math.ceil(config.health.intervalMs / 1000))),
-      peerTls: config.cluster.tls ? { ca: config.cluster.tlsCa ? readFileSync(config.cluster.tlsCa, "utf8") : undefined } : undefined,
-    });
+    const retryAfterS = Math.min(30, Math.max(1, Math.ceil(config.health.intervalMs / 1000)));
+    const peerTls = config.cluster.tls ? { ca: config.cluster.tlsCa ? readFileSync(config.cluster.tlsCa, "utf8") : undefined } : undefined;
+    const onConnectFailure = (address: string, code: string) => this.health.reportConnectFailure(address, code);
+    const workers = resolveWorkers(config.proxy.workers);
+    if (workers > 1) {
+      this.proxy = new WorkerPool({
+        count: workers,
+        init: { cfg: config.proxy, nodeName: config.cluster.nodeName, retryAfterS, peerTls, log: currentLogging() },
+        stats: this.stats,
+        log: this.log.child("workers"),
+        onPassiveFailure: onConnectFailure,
+      });
+    } else {
+      this.proxy = new ProxyServer({
+        cfg: config.proxy,
+        nodeName: config.cluster.nodeName,
+        router: this.router,
+        stats: this.stats,
+        wheel,
+        log: this.log.child("proxy"),
+        onConnectFailure,
+        retryAfterS,
+        peerTls,
+      });
+    }
+    this.stats.readInFlight = () => this.proxy.inFlight;
     this.events = new EventHub({
       snapshot: () => ({ t: Date.now(), ...this.status(), traffic: this.traffic.snapshot() }),
       logger: this.log.child("events"),
@@ -138,22 +164,22 @@ export class ClusterClubNode {
       new CallbackGauge("clusterclub_healthy_backends", "Healthy local backends", () => [{ labels: {}, value: this.health.healthyCount }]),
     );
     this.registry.add(
-      new CallbackGauge("clusterclub_open_requests", "Requests open on the proxy listener", () => [{ labels: {}, value: this.proxy.inFlight }]),
+      new CallbackGauge("clusterclub_websockets_open", "Open WebSocket tunnels", () => [{ labels: {}, value: this.proxy.websocketsActive }]),
     );
   }
 
   /** Builds a fresh routing snapshot from current state and installs it. */
   private publish(): void {
-    this.router.install(
-      buildSnapshot({
-        version: ++this.snapshotVersion,
-        nodeName: this.config.cluster.nodeName,
-        backends: this.health.backends(),
-        members: this.cluster?.members() ?? [],
-        onInvalidMeta: (m, reason) => this.warnInvalidMeta(m, reason),
-        peerScheme: this.config.cluster.tls ? "https" : "http",
-      }),
-    );
+    const snap = buildSnapshot({
+      version: ++this.snapshotVersion,
+      nodeName: this.config.cluster.nodeName,
+      backends: this.health.backends(),
+      members: this.cluster?.members() ?? [],
+      onInvalidMeta: (m, reason) => this.warnInvalidMeta(m, reason),
+      peerScheme: this.config.cluster.tls ? "https" : "http",
+    });
+    this.router.install(snap);
+    this.proxy.publish(snap);
   }
 
   /** Once per member and reason: a peer with unusable metadata gets no traffic, and the operator hears of it. */
@@ -196,11 +222,12 @@ export class ClusterClubNode {
     this.admin.start();
     this.traffic.start();
     await this.health.start();
-    this.proxy.start();
+    await this.proxy.start();
     await this.startCluster();
     this.serving = true;
     this.log.info("serving", {
       proxy: `${this.config.proxy.bindAddress}:${this.proxy.port}`,
+      workers: this.proxy instanceof WorkerPool ? this.proxy.size : 1,
       admin: `${this.config.admin.bindAddress}:${this.admin.port}`,
       backends: this.config.backends.length,
       healthy: this.health.healthyCount,
@@ -266,6 +293,7 @@ export class ClusterClubNode {
       version: VERSION,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       healthy_backends: this.health.healthyCount,
+      workers: this.proxy instanceof WorkerPool ? this.proxy.describe() : null,
       backends: this.health.backends().map((b) => ({
         address: b.address,
         healthy: b.status === "up",

@@ -59,6 +59,12 @@ export class CallbackGauge implements Series {
   }
 }
 
+export interface HistogramSnapshot {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
 export class Histogram implements Series {
   private readonly counts: number[];
   private sum = 0;
@@ -81,6 +87,18 @@ export class Histogram implements Series {
         return;
       }
     }
+  }
+
+  /** A copy of the counts (per finite bucket, not cumulative), sum and count. */
+  snapshot(): HistogramSnapshot {
+    return { counts: [...this.counts], sum: this.sum, count: this.count };
+  }
+
+  /** Adds observations recorded elsewhere (another process). */
+  addSnapshot(s: HistogramSnapshot, sign = 1): void {
+    for (let i = 0; i < this.counts.length; i++) this.counts[i]! += sign * (s.counts[i] ?? 0);
+    this.sum += sign * s.sum;
+    this.count += sign * s.count;
   }
 
   render(out: string[]): void {

@@ -223,7 +223,7 @@ export class TrafficSampler {
       p99_ms: p99 ? round(p99.value * 1000) : null,
       mean_ms: count > 0 ? round(((last.latencySum - first.latencySum) / count) * 1000) : null,
       p99_overflow: p99?.overflow ?? false,
-      in_flight: this.stats.inFlight,
+      in_flight: this.stats.readInFlight(),
       total_requests: last.requests,
       total_errors: last.errors,
       history: { rps, errors_ps: errorsPs },

@@ -64,6 +64,7 @@ export const SECTIONS: SectionSpec[] = [
       { key: "idle_timeout", prop: "idleTimeoutMs", type: dur(1000, 255_000), default: () => 60_000, doc: "idle client connections are closed after this" },
       { key: "max_body_bytes", prop: "maxBodyBytes", type: { kind: "int", min: 0, max: Number.MAX_SAFE_INTEGER }, default: () => 0, doc: "largest request body accepted, 0 = unlimited (413 above)" },
       { key: "drain_timeout", prop: "drainTimeoutMs", type: dur(0), default: () => 30_000, doc: "on shutdown, time given to in-flight requests" },
+      { key: "workers", prop: "workers", type: { kind: "int", min: 0, max: 256 }, default: () => 0, doc: "proxy processes sharing the port (0 = one per core, 1 = the node's own process)" },
     ],
   },
   {
@@ -112,6 +113,8 @@ export interface ProxyConfig {
   idleTimeoutMs: number;
   maxBodyBytes: number;
   drainTimeoutMs: number;
+  /** Proxy processes; 0 = one per core, 1 = in the node's own process. */
+  workers: number;
   /** [proxy.tls]: terminate TLS on the proxy listener. */
   tls?: TlsConfig;
 }

@@ -3,6 +3,8 @@
 
 import type { Server } from "bun";
 import type { ProxyConfig } from "../config/schema.ts";
+import type { RoutingSnapshot } from "../routing/snapshot.ts";
+import type { DataPlane } from "./dataplane.ts";
 import type { Logger } from "../log.ts";
 import type { Router } from "../routing/router.ts";
 import type { TimingWheel } from "../timer/wheel.ts";
@@ -30,6 +32,8 @@ export interface ProxyDeps {
   retryAfterS: number;
   /** TLS options for forwarding to peers over https (cluster.tls). */
   peerTls?: PeerTls;
+  /** Several processes listen on the same port (workers). */
+  reusePort?: boolean;
 }
 
 function isWebSocketUpgrade(req: Request): boolean {
@@ -43,7 +47,7 @@ export function pathOf(url: string): string {
   return slash < 0 ? "/" : url.slice(slash);
 }
 
-export class ProxyServer {
+export class ProxyServer implements DataPlane {
   private server: Server<TunnelData> | undefined;
   readonly websockets: WebSocketTunnel;
   private readonly via: string;
@@ -70,11 +74,19 @@ export class ProxyServer {
     return this.server?.pendingRequests ?? 0;
   }
 
-  start(): void {
+  get websocketsActive(): number {
+    return this.websockets.active;
+  }
+
+  /** The router is shared with the control plane in this process: nothing to send. */
+  publish(_snapshot: RoutingSnapshot): void {}
+
+  async start(): Promise<void> {
     const cfg = this.d.cfg;
     this.server = Bun.serve({
       hostname: cfg.bindAddress,
       port: cfg.listenPort,
+      reusePort: this.d.reusePort ?? false,
       idleTimeout: Math.min(255, Math.ceil(cfg.idleTimeoutMs / 1000)),
       // 0 = unlimited: Bun's own default would cut uploads at 128 MiB.
       maxRequestBodySize: cfg.maxBodyBytes > 0 ? cfg.maxBodyBytes : Number.MAX_SAFE_INTEGER,
@@ -177,7 +189,7 @@ export class ProxyServer {
       if (attempts > 0) {
         // A body that has started to flow cannot be sent again.
         if (body !== null && (body.locked || req.bodyUsed)) return this.local(502, errorResponse("bad_gateway", requestId()));
-        d.stats.retries.inc();
+        d.stats.recordRetry();
       }
       attempts++;
       const target = this.stats(sel.name);

@@ -1,9 +1,18 @@
 // Request counters the admin API exposes. Each target (local backend or peer node) gets its slots
 // once; the request path only bumps numbers.
 
-import { CallbackGauge, Counter, Histogram, type Registry } from "../admin/metrics.ts";
+import { CallbackGauge, Counter, Histogram, type HistogramSnapshot, type Registry } from "../admin/metrics.ts";
 
 const CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"] as const;
+
+/** Everything a worker process counted, sent to the primary to be summed (plain data for IPC). */
+export interface StatsDump {
+  targets: [name: string, byClass: number[], errors: number][];
+  local: [status: number, count: number][];
+  latency: HistogramSnapshot;
+  retries: number;
+  inFlight: number;
+}
 
 export interface TargetStats {
   byClass: { value: number }[];
@@ -22,7 +31,9 @@ export class ProxyStats {
   readonly retries = new Counter("clusterclub_retries_total", "Requests sent to another target after a failed attempt");
   private readonly targets = new Map<string, TargetStats>();
   private readonly localSlots = new Map<number, { value: number }>();
-  inFlight = 0;
+  private readonly retrySlot = this.retries.slot();
+  /** Requests being proxied now; set by whoever owns the listener(s). */
+  readInFlight: () => number = () => 0;
 
   register(reg: Registry): void {
     reg.add(this.requests);
@@ -30,7 +41,7 @@ export class ProxyStats {
     reg.add(this.localAnswers);
     reg.add(this.latency);
     reg.add(this.retries);
-    reg.add(new CallbackGauge("clusterclub_requests_in_flight", "Requests being proxied now", () => [{ labels: {}, value: this.inFlight }]));
+    reg.add(new CallbackGauge("clusterclub_requests_in_flight", "Requests being proxied now", () => [{ labels: {}, value: this.readInFlight() }]));
   }
 
   target(name: string): TargetStats {
@@ -51,12 +62,48 @@ export class ProxyStats {
     this.latency.observe(seconds);
   }
 
-  recordLocal(status: number): void {
+  dump(): StatsDump {
+    return {
+      targets: [...this.targets].map(([name, t]) => [name, t.byClass.map((s) => s.value), t.errors.value]),
+      local: [...this.localSlots].map(([status, s]) => [status, s.value]),
+      latency: this.latency.snapshot(),
+      retries: this.retrySlot.value,
+      inFlight: this.readInFlight(),
+    };
+  }
+
+  /** Adds what a worker counted since its previous dump (`prev` undefined: since it started). */
+  addDelta(prev: StatsDump | undefined, next: StatsDump): void {
+    const before = new Map(prev?.targets.map(([n, c, e]) => [n, { c, e }]) ?? []);
+    for (const [name, byClass, errors] of next.targets) {
+      const t = this.target(name);
+      const p = before.get(name);
+      byClass.forEach((v, i) => {
+        t.byClass[i]!.value += v - (p?.c[i] ?? 0);
+      });
+      t.errors.value += errors - (p?.e ?? 0);
+    }
+    const localBefore = new Map(prev?.local ?? []);
+    for (const [status, n] of next.local) this.localSlot(status).value += n - (localBefore.get(status) ?? 0);
+    if (prev) this.latency.addSnapshot(prev.latency, -1);
+    this.latency.addSnapshot(next.latency);
+    this.retrySlot.value += next.retries - (prev?.retries ?? 0);
+  }
+
+  private localSlot(status: number): { value: number } {
     let s = this.localSlots.get(status);
     if (!s) {
       s = this.localAnswers.slot({ status: String(status) });
       this.localSlots.set(status, s);
     }
-    s.value++;
+    return s;
+  }
+
+  recordRetry(): void {
+    this.retrySlot.value++;
+  }
+
+  recordLocal(status: number): void {
+    this.localSlot(status).value++;
   }
 }

@@ -54,7 +54,7 @@ describe("TrafficSampler", () => {
       stats.recordLocal(502);
       sampler.sample(s * 1000);
     }
-    stats.inFlight = 3;
+    stats.readInFlight = () => 3;
     const t = sampler.snapshot();
     expect(t.window_s).toBe(10);
     expect(t.rps).toBe(10);

@@ -14,6 +14,8 @@ export interface TestNodeOptions {
   name?: string;
   /** Address for proxy, admin and gossip (default 127.0.0.1). */
   bind?: string;
+  /** Proxy worker processes (default 1: the proxy runs in this test process). */
+  workers?: number;
   /** Extra TOML for [cluster], e.g. peers and fast timings. */
   cluster?: string;
 }
@@ -31,6 +33,7 @@ ${o.cluster ?? ""}
 [proxy]
 listen_port = 0
 bind_address = "${o.bind ?? "127.0.0.1"}"
+workers = ${o.workers ?? 1}
 ${o.proxy ?? ""}
 [admin]
 listen_port = 0

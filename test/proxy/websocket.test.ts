@@ -101,7 +101,7 @@ describe("WebSocket proxying", () => {
     expect(greetings.filter((g) => g === "hello a").length).toBe(100);
     clients.forEach((c) => c.ws.close(1000));
     await Promise.all(clients.map((c) => c.closed));
-    await until(() => node.proxy.websockets.active === 0);
+    await until(() => node.proxy.websocketsActive === 0);
   });
 
   test("a backend that died since its last check is skipped for the upgrade and marked down", async () => {

@@ -58,3 +58,4 @@ async function worker(): Promise<void> {
 
 await Promise.all(Array.from({ length: concurrency }, worker));
 console.log(JSON.stringify(result));
+export {};

@@ -1,0 +1,23 @@
+// What the control plane needs from the request path, whether it runs in this process
+// (ProxyServer) or in worker processes sharing the port (WorkerPool).
+
+import type { ProxyConfig } from "../config/schema.ts";
+import type { RoutingSnapshot } from "../routing/snapshot.ts";
+
+export interface DataPlane {
+  /** The proxy port (known once started). */
+  readonly port: number;
+  /** The HTTP→HTTPS redirect port, 0 when there is none. */
+  readonly redirectPort: number;
+  /** Requests being served now, over all processes. */
+  readonly inFlight: number;
+  /** Open WebSocket tunnels, over all processes. */
+  readonly websocketsActive: number;
+  start(): Promise<void>;
+  /** A new routing snapshot (in-process: already installed in the shared router). */
+  publish(snapshot: RoutingSnapshot): void;
+  /** Live settings from a reloaded config. */
+  setConfig(cfg: ProxyConfig): void;
+  /** Stops accepting, drains in-flight requests up to `drainMs`, then closes. */
+  stop(drainMs: number): Promise<void>;
+}

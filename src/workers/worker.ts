@@ -1,0 +1,76 @@
+// A proxy worker process: the data plane only. It serves the shared port (reusePort), routes from
+// the snapshots the primary sends, reports passive health failures and its counters back.
+// It exits when the primary goes away (IPC disconnect), so a crashed primary leaves no orphans.
+
+import { configureLogging, createLogger } from "../log.ts";
+import { ProxyServer } from "../proxy/server.ts";
+import { ProxyStats } from "../proxy/stats.ts";
+import { Router } from "../routing/router.ts";
+import { wheel } from "../timer/wheel.ts";
+import type { FromWorker, ToWorker, WorkerInit } from "./protocol.ts";
+
+const STATS_EVERY_MS = 1000;
+
+function send(msg: FromWorker): void {
+  process.send?.(msg);
+}
+
+let server: ProxyServer | undefined;
+let router: Router | undefined;
+const stats = new ProxyStats();
+let statsTimer: ReturnType<typeof setInterval> | undefined;
+
+async function init(i: WorkerInit): Promise<void> {
+  configureLogging(i.log);
+  const log = createLogger(`worker-${i.id}`);
+  router = new Router(i.snapshot);
+  server = new ProxyServer({
+    cfg: i.cfg,
+    nodeName: i.nodeName,
+    router,
+    stats,
+    wheel,
+    log,
+    onConnectFailure: (address, code) => send({ t: "passive", address, code }),
+    retryAfterS: i.retryAfterS,
+    peerTls: i.peerTls,
+    reusePort: true,
+  });
+  stats.readInFlight = () => server?.inFlight ?? 0;
+  await server.start();
+  statsTimer = setInterval(() => send({ t: "stats", dump: stats.dump(), websockets: server?.websocketsActive ?? 0 }), STATS_EVERY_MS);
+  send({ t: "ready", port: server.port, redirectPort: server.redirectPort });
+}
+
+async function stop(drainMs: number): Promise<void> {
+  clearInterval(statsTimer);
+  await server?.stop(drainMs);
+  send({ t: "stopped", dump: stats.dump() });
+  process.exit(0);
+}
+
+process.on("message", (msg: ToWorker) => {
+  switch (msg.t) {
+    case "init":
+      init(msg.init).catch((e: unknown) => {
+        console.error(`worker failed to start: ${(e as Error).message}`);
+        process.exit(1);
+      });
+      break;
+    case "snapshot":
+      router?.install(msg.snapshot);
+      break;
+    case "config":
+      server?.setConfig(msg.cfg);
+      break;
+    case "stop":
+      void stop(msg.drainMs);
+      break;
+  }
+});
+
+// The primary is gone: nobody routes for us any more.
+process.on("disconnect", () => void stop(0));
+// The primary handles signals for the whole node (leave first, then drain us).
+process.on("SIGINT", () => {});
+process.on("SIGTERM", () => {});
