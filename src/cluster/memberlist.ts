@@ -229,6 +229,7 @@ export class Memberlist {
       counters: this.counters,
       logger: this.log.child("stream"),
       tcpTimeoutMs: opts.tcpTimeoutMs,
+      localPort: transport.port,
       dial: (address, port, timeoutMs) => transport.dial(address, port, timeoutMs),
     });
     this.prober = new Prober({
@@ -457,7 +458,7 @@ export class Memberlist {
         this.net.drop(err.reason, err, from);
         this.replyError(conn, err.message);
       } else {
-        this.net.drop(err instanceof StreamError && err.kind === "timeout" ? "truncated" : "truncated", err, from);
+        this.net.drop(err instanceof StreamError && err.kind === "timeout" ? "timeout" : "io", err, from);
         conn.close();
       }
       return;

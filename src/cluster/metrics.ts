@@ -3,7 +3,7 @@
 import type { DropReason } from "./messages.ts";
 
 /** Why an inbound packet/stream was not processed: wire reasons plus engine-level ones. */
-export type GossipDropReason = DropReason | "handler" | "wrong_node" | "stream_type" | "incompatible" | "shutdown";
+export type GossipDropReason = DropReason | "handler" | "wrong_node" | "stream_type" | "incompatible" | "timeout" | "io";
 
 export interface GossipMetrics {
   /** Messages received, by message type (after unwrapping compound/compress). */

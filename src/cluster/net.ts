@@ -221,7 +221,7 @@ function typeName(b: number | undefined): string {
  * Reads one stream message (encrypted or not, compressed or not). Returns null when the peer closed
  * without sending anything. Throws WireError for malformed input and StreamError for I/O failures.
  */
-export async function readStreamMessage(conn: StreamConn, keyring: Keyring | null): Promise<Message | null> {
+export async function readStreamMessage(conn: StreamConn, keyring: Keyring | null, onBytes?: (n: number) => void): Promise<Message | null> {
   const dec = new StreamDecoder({ keyring: keyring ?? undefined });
   for (;;) {
     const chunk = await conn.read();
@@ -229,6 +229,7 @@ export async function readStreamMessage(conn: StreamConn, keyring: Keyring | nul
       dec.end();
       return null;
     }
+    onBytes?.(chunk.length);
     const msg = dec.push(chunk);
     if (msg) return msg;
   }

@@ -26,6 +26,8 @@ export interface StreamPeerOptions {
   counters: GossipCounters;
   logger: Logger;
   tcpTimeoutMs: number;
+  /** Our bound port: substituted for port 0 in received tables. */
+  localPort: number;
   dial: (address: string, port: number, timeoutMs: number) => Promise<StreamConn>;
 }
 
@@ -78,8 +80,7 @@ export class StreamPeer {
     this.opts.counters.pushPulls++;
     try {
       const remote = await this.exchange(to, join);
-      this.opts.table.verifyProtocol(remote);
-      this.opts.table.mergeState(remote);
+      this.merge(remote);
       return remote;
     } catch (err) {
       this.opts.counters.pushPullFailures++;
@@ -91,8 +92,14 @@ export class StreamPeer {
   respondPushPull(conn: StreamConn, remote: readonly PushNodeState[], join: boolean): void {
     this.send(conn, { type: "pushPull", body: { join, states: this.opts.table.toPushStates(), userState: new Uint8Array(0) } });
     conn.end();
-    this.opts.table.verifyProtocol(remote);
-    this.opts.table.mergeState(remote);
+    this.merge(remote);
+  }
+
+  /** Version check, then merge. Port 0 means "the port you use" (protocol < 2 peers), as in Go. */
+  private merge(remote: readonly PushNodeState[]): void {
+    const fixed = remote.map((s) => (s.port === 0 ? { ...s, port: this.opts.localPort } : s));
+    this.opts.table.verifyProtocol(fixed);
+    this.opts.table.mergeState(fixed);
   }
 
   /** TCP ping: true if the node acked our ping on a stream before the timeout. */
@@ -125,7 +132,7 @@ export class StreamPeer {
   }
 
   async receive(conn: StreamConn): Promise<Message | null> {
-    const msg = await readStreamMessage(conn, this.opts.keyring);
+    const msg = await readStreamMessage(conn, this.opts.keyring, (n) => (this.opts.counters.bytesIn += n));
     if (msg) this.opts.counters.msgIn(msg.type);
     return msg;
   }

@@ -7,6 +7,7 @@ import { decodePacket, encodeCompound, encodeMessage, encodePacket } from "../..
 import { Memberlist } from "../../src/cluster/memberlist.ts";
 import { type Message, OUR_VSN } from "../../src/cluster/messages.ts";
 import { validateMessage } from "../../src/cluster/net.ts";
+import { Keyring } from "../../src/cluster/security.ts";
 import { FAST, quietLogger, waitFor } from "./helpers.ts";
 
 const TOTAL = 100_000;
@@ -169,3 +170,47 @@ test(
   },
   { timeout: 60_000 },
 );
+
+test("an encrypted node drops (and counts) every plaintext, wrongly keyed or tampered packet", async () => {
+  const right = Keyring.fromSecrets("right key");
+  const wrong = Keyring.fromSecrets("wrong key");
+  const enc = await Memberlist.create({ ...FAST, logger: quietLogger(), bindAddress: "127.0.0.1", bindPort: 0, meta: new Uint8Array(), name: "sealed", peers: [], secrets: { primary: "right key" } });
+  nodes.push(enc);
+  const sock = await Bun.udpSocket({ socket: { error() {} } });
+  const dropped = () => Object.values(enc.metrics().dropped).reduce((a, b) => a + b, 0);
+  const N = 10_000;
+  for (let sent = 0; sent < N; ) {
+    for (let i = 0; i < BATCH; i++, sent++) {
+      const plain = validPacket();
+      let p: Uint8Array;
+      switch (int(4)) {
+        case 0:
+          p = plain; // plaintext
+          break;
+        case 1:
+          p = wrong.encrypt(plain);
+          break;
+        case 2: {
+          p = right.encrypt(plain); // tampered after encryption
+          p[1 + int(p.length - 1)] ^= 1 << int(8);
+          break;
+        }
+        default:
+          p = bytes(1 + int(1400));
+      }
+      sock.send(p, enc.port, "127.0.0.1");
+    }
+    const deadline = performance.now() + 3000;
+    while (dropped() < sent) {
+      if (performance.now() > deadline) throw new Error(`after ${sent} packets only ${dropped()} drops were counted`);
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+  sock.close();
+  const m = enc.metrics();
+  expect(dropped()).toBe(N);
+  expect(m.messagesIn).toEqual({});
+  expect(m.dropped.plaintext ?? 0).toBeGreaterThan(0);
+  expect(m.dropped.decrypt ?? 0).toBeGreaterThan(0);
+  expect(enc.members().map((x) => x.name)).toEqual(["sealed"]);
+});
