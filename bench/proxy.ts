@@ -29,8 +29,9 @@ const DURATION = seconds("DURATION", "5s");
 const WARMUP = seconds("WARMUP", "2s");
 const CONNS = list("CONNS", "64,256").map(Number);
 const PATHS = list("PATHS", "/small,/64k");
-const ALL_TARGETS = ["direct", "nginx", "haproxy", "clusterclub", "plain"];
-const TARGETS = list("TARGETS", ALL_TARGETS.join(","));
+// "2" = two processes/threads: nginx2 (2 workers), haproxy2 (nbthread 2), clusterclub2 (proxy.workers = 2).
+const ALL_TARGETS = ["direct", "nginx", "haproxy", "clusterclub", "plain", "nginx2", "haproxy2", "clusterclub2"];
+const TARGETS = list("TARGETS", "direct,nginx,haproxy,clusterclub,plain,nginx2,haproxy2,clusterclub2");
 const CC_READY_MS = seconds("CC_READY_TIMEOUT", "30s") * 1000;
 const OUT_DIR = process.env.BENCH_OUT ?? `${REPO_DIR}/.bench-out`;
 const BODY_LEN: Record<string, number> = { "/small": 15, "/64k": 65536 };
@@ -124,14 +125,14 @@ async function run(children: Children): Promise<void> {
   let ccSkipped: string | null = null;
   for (const name of TARGETS) {
     if (name === "direct") targets.push({ name, port: ports.b1, child: null });
-    if (name === "nginx") targets.push(await startNginx(children, ports));
-    if (name === "haproxy") targets.push(await startHaproxy(children, ports));
+    if (name === "nginx" || name === "nginx2") targets.push(await startNginx(children, ports, name === "nginx2" ? 2 : 1));
+    if (name === "haproxy" || name === "haproxy2") targets.push(await startHaproxy(children, ports, name === "haproxy2" ? 2 : 1));
     if (name === "plain") targets.push(await startPlain(children, ports));
-    if (name === "clusterclub") {
-      const t = await startClusterClub(children, ports, process.env.CC_CMD, CC_READY_MS);
+    if (name === "clusterclub" || name === "clusterclub2") {
+      const t = await startClusterClub(children, ports, process.env.CC_CMD, CC_READY_MS, name === "clusterclub2" ? 2 : 1);
       if (typeof t === "string") {
         ccSkipped = t;
-        console.log(`\n*** clusterclub column SKIPPED: ${t}\n`);
+        console.log(`\n*** ${name} column SKIPPED: ${t}\n`);
       } else targets.push(t);
     }
   }
@@ -220,11 +221,14 @@ function summarise(targets: Target[], records: RunRecord[], rssIdle: Map<string,
       const rs = records.filter((r) => r.target === t.name && r.load === load.label);
       const rssLoads = rs.map((r) => r.rssPeak).filter((x): x is number => x !== null);
       const vs: Record<string, number | null> = {};
+      // Compare like with like: two-process targets against the two-process references.
+      const suffix = t.name.endsWith("2") ? "2" : "";
       for (const ref of REFS) {
+        const refName = ref === "nginx" || ref === "haproxy" ? ref + suffix : ref;
         const ratios: number[] = [];
         for (const r of rs) {
-          const other = records.find((o) => o.target === ref && o.load === load.label && o.round === r.round);
-          if (other && ref !== t.name) ratios.push(r.wrk.rps / other.wrk.rps);
+          const other = records.find((o) => o.target === refName && o.load === load.label && o.round === r.round);
+          if (other && refName !== t.name) ratios.push(r.wrk.rps / other.wrk.rps);
         }
         vs[ref] = ratios.length > 0 ? median(ratios) : null;
       }

@@ -75,28 +75,35 @@ export async function startBackends(children: Children): Promise<{ ports: Ports;
   return { ports: { b1, b2 }, procs };
 }
 
-export async function startNginx(children: Children, ports: Ports): Promise<Target> {
+/** Target names: "nginx" is one worker, "nginx2" two (likewise haproxy threads, clusterclub workers). */
+function withProcs(name: string, procs: number): string {
+  return procs === 1 ? name : `${name}${procs}`;
+}
+
+export async function startNginx(children: Children, ports: Ports, workers = 1): Promise<Target> {
+  const name = withProcs("nginx", workers);
   const port = await freePort();
-  const dir = `${children.dir}/nginx`;
+  const dir = `${children.dir}/${name}`;
   mkdirSync(dir, { recursive: true });
   const user = process.getuid?.() === 0 ? "user root;" : "";
-  const conf = render("nginx.conf.tmpl", { USER: user, DIR: dir, PORT: port, B1: ports.b1, B2: ports.b2 }, `${dir}/nginx.conf`);
-  const child = children.spawn("nginx", ["nginx", "-c", conf, "-p", dir, "-e", `${dir}/nginx-error.log`]);
-  await waitReady("nginx", `http://127.0.0.1:${port}/small`, 15, child, children, 15_000);
-  return { name: "nginx", port, child };
+  const conf = render("nginx.conf.tmpl", { USER: user, DIR: dir, PORT: port, B1: ports.b1, B2: ports.b2, WORKERS: workers }, `${dir}/nginx.conf`);
+  const child = children.spawn(name, ["nginx", "-c", conf, "-p", dir, "-e", `${dir}/nginx-error.log`]);
+  await waitReady(name, `http://127.0.0.1:${port}/small`, 15, child, children, 15_000);
+  return { name, port, child };
 }
 
-export async function startHaproxy(children: Children, ports: Ports): Promise<Target> {
+export async function startHaproxy(children: Children, ports: Ports, threads = 1): Promise<Target> {
+  const name = withProcs("haproxy", threads);
   const port = await freePort();
-  const cfg = render("haproxy.cfg.tmpl", { PORT: port, B1: ports.b1, B2: ports.b2 }, `${children.dir}/haproxy.cfg`);
-  const child = children.spawn("haproxy", ["haproxy", "-db", "-f", cfg]);
-  await waitReady("haproxy", `http://127.0.0.1:${port}/small`, 15, child, children, 15_000);
-  return { name: "haproxy", port, child };
+  const cfg = render("haproxy.cfg.tmpl", { PORT: port, B1: ports.b1, B2: ports.b2, THREADS: threads }, `${children.dir}/${name}.cfg`);
+  const child = children.spawn(name, ["haproxy", "-db", "-f", cfg]);
+  await waitReady(name, `http://127.0.0.1:${port}/small`, 15, child, children, 15_000);
+  return { name, port, child };
 }
 
-async function writeNodeConfig(children: Children, ports: Ports, name: string): Promise<{ port: number; config: string }> {
+async function writeNodeConfig(children: Children, ports: Ports, name: string, workers = 1): Promise<{ port: number; config: string }> {
   const port = await freePort();
-  const vars = { PORT: port, CLUSTER_PORT: await freePort(), ADMIN_PORT: await freePort(), B1: ports.b1, B2: ports.b2 };
+  const vars = { PORT: port, CLUSTER_PORT: await freePort(), ADMIN_PORT: await freePort(), B1: ports.b1, B2: ports.b2, WORKERS: workers };
   return { port, config: render("clusterclub.toml.tmpl", vars, `${children.dir}/${name}.toml`) };
 }
 
@@ -113,8 +120,9 @@ export async function startPlain(children: Children, ports: Ports): Promise<Targ
  * substituted, otherwise the config path is appended). Returns a reason string instead of a target when it
  * cannot be benchmarked, so the other columns still run.
  */
-export async function startClusterClub(children: Children, ports: Ports, ccCmd: string | undefined, readyMs: number): Promise<Target | string> {
-  const { port, config } = await writeNodeConfig(children, ports, "clusterclub");
+export async function startClusterClub(children: Children, ports: Ports, ccCmd: string | undefined, readyMs: number, workers = 1): Promise<Target | string> {
+  const name = withProcs("clusterclub", workers);
+  const { port, config } = await writeNodeConfig(children, ports, name, workers);
   let cmd: string[];
   if (ccCmd) {
     const line = ccCmd.includes("{config}") || ccCmd.includes("{port}")
@@ -125,12 +133,12 @@ export async function startClusterClub(children: Children, ports: Ports, ccCmd: 
     if (!existsSync(`${REPO_DIR}/src/main.ts`)) return "src/main.ts does not exist yet";
     cmd = ["bun", "run", `${REPO_DIR}/src/main.ts`, config];
   }
-  const child = children.spawn("clusterclub", cmd, { CC_PROXY_PORT: String(port), CC_CONFIG: config });
+  const child = children.spawn(name, cmd, { CC_PROXY_PORT: String(port), CC_CONFIG: config });
   try {
-    await waitReady("clusterclub", `http://127.0.0.1:${port}/small`, 15, child, children, readyMs);
+    await waitReady(name, `http://127.0.0.1:${port}/small`, 15, child, children, readyMs);
   } catch (e) {
     if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill("SIGKILL");
     return `${cmd.join(" ")} did not serve: ${e instanceof Error ? e.message : String(e)}`;
   }
-  return { name: "clusterclub", port, child };
+  return { name, port, child };
 }
