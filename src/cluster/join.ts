@@ -91,6 +91,13 @@ export class Joiner {
     this.schedule(0);
   }
 
+  /** Replaces the retry list (e.g. after a configuration reload); takes effect at the next attempt. */
+  setSeeds(seeds: readonly string[]): void {
+    const wasEmpty = this.seeds.length === 0;
+    this.seeds = [...seeds];
+    if (wasEmpty && this.seeds.length > 0 && !this.stopped && !this.timer?.active) this.schedule(0);
+  }
+
   stop(): void {
     this.stopped = true;
     this.timer?.cancel();

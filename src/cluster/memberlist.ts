@@ -329,6 +329,12 @@ export class Memberlist {
     return joined;
   }
 
+  /** Replaces the seed list the node retries while it is alone (configuration reload). */
+  setPeers(peers: string[]): void {
+    this.opts.peers = [...peers];
+    this.joiner.setSeeds(peers);
+  }
+
   /**
    * Gossips our departure (dead from ourselves) and waits until it was sent out the retransmit
    * limit, or `timeoutMs`. Other nodes then show us as `left`. Call shutdown() afterwards.

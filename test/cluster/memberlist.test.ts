@@ -157,6 +157,15 @@ describe("Memberlist on loopback", () => {
     await waitFor("lonely joined the late seed", () => lonely.aliveMembers().length === 2 && seed.aliveMembers().length === 2, 5000);
   });
 
+  test("setPeers gives a lone node new seeds to retry", async () => {
+    const seed = await node("seed");
+    const lonely = await node("lonely");
+    await Bun.sleep(100);
+    expect(lonely.members().length).toBe(1);
+    lonely.setPeers([`127.0.0.1:${seed.port}`]);
+    await waitFor("joined via the new seed", () => lonely.aliveMembers().length === 2 && seed.aliveMembers().length === 2);
+  });
+
   test("hostname seeds resolve (localhost)", async () => {
     const a = await node("a");
     const b = await node("b");
