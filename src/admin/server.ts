@@ -1,8 +1,10 @@
-// The admin listener: /health, /status (JSON) and /metrics (Prometheus), loopback by default.
+// The admin listener: /health, /status (JSON) and /metrics (Prometheus), bound to loopback and open
+// only to the [admin] allow ranges (loopback) by default.
 // Also the live status page: / (HTML) fed by /events (server-sent events).
 
 import type { Server } from "bun";
 import type { AdminConfig } from "../config/schema.ts";
+import { AdminAcl } from "./acl.ts";
 import { pageResponse } from "./page.ts";
 
 export interface StatusSource {
@@ -20,11 +22,14 @@ const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache
 
 export class AdminServer {
   private server: Server<undefined> | undefined;
+  private readonly acl: AdminAcl;
 
   constructor(
     private readonly cfg: AdminConfig,
     private readonly source: StatusSource,
-  ) {}
+  ) {
+    this.acl = new AdminAcl(cfg.allow);
+  }
 
   get port(): number {
     return this.server?.port ?? 0;
@@ -44,6 +49,10 @@ export class AdminServer {
   }
 
   private route(req: Request, server: Server<undefined>): Response {
+    // [admin] allow: checked before anything else, so a denied client learns nothing about the node.
+    if (!this.acl.allows(server.requestIP(req)?.address)) {
+      return new Response("forbidden: this address is not in [admin] allow\n", { status: 403, headers: { "content-type": "text/plain" } });
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
     }

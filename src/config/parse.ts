@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { parse as parseToml, TomlError } from "smol-toml";
+import { parseCidr } from "./cidr.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { formatHostPort, parseHostPort } from "./hostport.ts";
 import { resolveTls } from "./tls.ts";
@@ -104,6 +105,20 @@ function resolveField(spec: FieldSpec, raw: unknown, path: string, issues: Confi
       const out: string[] = [];
       raw.forEach((v, i) => {
         if (typeof v !== "string" || v === "") issues.push({ path: `${path}[${i}]`, message: `expected a non-empty string, got ${typeName(v)}` });
+        else out.push(v);
+      });
+      return out;
+    }
+    case "cidrs": {
+      if (!Array.isArray(raw)) return bad('an array of CIDR ranges, e.g. ["127.0.0.0/8", "::1/128"]');
+      const out: string[] = [];
+      raw.forEach((v, i) => {
+        if (typeof v !== "string") {
+          issues.push({ path: `${path}[${i}]`, message: `expected a CIDR range string such as "10.0.0.0/8", got ${typeName(v)}` });
+          return;
+        }
+        const r = parseCidr(v);
+        if (typeof r === "string") issues.push({ path: `${path}[${i}]`, message: r });
         else out.push(v);
       });
       return out;

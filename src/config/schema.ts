@@ -12,7 +12,8 @@ export type FieldKind =
   | { kind: "int"; min: number; max: number }
   | { kind: "bool" }
   | { kind: "hostports" }
-  | { kind: "strings" };
+  | { kind: "strings" }
+  | { kind: "cidrs" };
 
 export interface FieldSpec {
   /** TOML key (snake_case). */
@@ -81,6 +82,7 @@ export const SECTIONS: SectionSpec[] = [
     fields: [
       { key: "listen_port", prop: "listenPort", type: { kind: "port", allowZero: true }, default: () => 9901, doc: "admin API port (/health, /status, /metrics)" },
       { key: "bind_address", prop: "bindAddress", type: { kind: "ip" }, default: () => "127.0.0.1", doc: "admin API address; loopback unless you mean it" },
+      { key: "allow", prop: "allow", type: { kind: "cidrs" }, default: () => ["127.0.0.0/8", "::1/128"], doc: "source ranges (CIDR) allowed to use the admin API; others get 403" },
     ],
   },
 ];
@@ -129,6 +131,8 @@ export interface HealthConfig {
 export interface AdminConfig {
   listenPort: number;
   bindAddress: string;
+  /** CIDR ranges whose connections may use the admin API. */
+  allow: string[];
 }
 
 export interface BackendConfig {

@@ -34,7 +34,7 @@ describe("config", () => {
     expect(c.cluster.sharedKey).toBe("your-secret-key-here");
     expect(c.proxy.listenPort).toBe(8080);
     expect(c.proxy.bindAddress).toBe("0.0.0.0");
-    expect(c.admin).toEqual({ listenPort: 9901, bindAddress: "127.0.0.1" });
+    expect(c.admin).toEqual({ listenPort: 9901, bindAddress: "127.0.0.1", allow: ["127.0.0.0/8", "::1/128"] });
     expect(c.health).toEqual({ intervalMs: 10_000, timeoutMs: 1000, rise: 2, fall: 3 });
     expect(c.proxy.maxBodyBytes).toBe(0);
     expect(c.backends.map((b) => [b.host, b.port])).toEqual([["127.0.0.1", 3003], ["127.0.0.1", 3004]]);
