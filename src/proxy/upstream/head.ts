@@ -1,0 +1,95 @@
+// Request head serialisation. The caller's headers are already prepared (hop-by-hop stripped); here we
+// only decide the body framing and keep framing fields we do not own out of the head. One writer per
+// client: the `forEach` visitor is bound once, so building a head allocates only the string itself.
+
+/** How the request body is framed on the wire. */
+export const BODY_NONE = 0;
+export const BODY_LENGTH = 1;
+export const BODY_CHUNKED = 2;
+export type BodyMode = typeof BODY_NONE | typeof BODY_LENGTH | typeof BODY_CHUNKED;
+
+/** Methods whose requests carry a body by definition; without one they get `content-length: 0` (as fetch does). */
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+
+export class HeadWriter {
+  private text = "";
+  private host = false;
+  private length: string | null = null;
+  private readonly visit: (value: string, name: string) => void;
+  /** Framing chosen by the last `build`. */
+  mode: BodyMode = BODY_NONE;
+  /** Declared body length for BODY_LENGTH, else -1. */
+  bodyLength = -1;
+
+  constructor() {
+    this.visit = (value, name) => {
+      // Names from Headers are lower-case already.
+      switch (name.length) {
+        case 4:
+          if (name === "host") this.host = true;
+          break;
+        case 10:
+          if (name === "connection") return; // HTTP/1.1 default (keep-alive) is what we want
+          break;
+        case 14:
+          if (name === "content-length") {
+            this.length = value;
+            return; // re-emitted below once the framing is decided
+          }
+          break;
+        case 17:
+          if (name === "transfer-encoding") return; // we choose the framing
+          break;
+      }
+      this.text += name + ": " + value + "\r\n";
+    };
+  }
+
+  /**
+   * Builds the head text (Latin-1: header values are byte strings) and sets `mode`/`bodyLength`.
+   * `hostHeader` is used when `headers` has no Host. Returns null when a declared Content-Length is invalid.
+   */
+  build(method: string, pathAndQuery: string, headers: Headers, hostHeader: string, hasBody: boolean): string | null {
+    this.text = method + " " + pathAndQuery + " HTTP/1.1\r\n";
+    this.host = false;
+    this.length = null;
+    headers.forEach(this.visit);
+    let text = this.text;
+    this.text = "";
+    if (!this.host) text += "host: " + hostHeader + "\r\n";
+    if (!hasBody) {
+      // A body the caller does not pass is not sent, so a declared length would make the server wait.
+      this.mode = BODY_NONE;
+      this.bodyLength = -1;
+      if (BODY_METHODS.has(method)) text += "content-length: 0\r\n";
+    } else if (this.length !== null) {
+      const n = decimal(this.length);
+      if (n < 0) return null;
+      this.mode = BODY_LENGTH;
+      this.bodyLength = n;
+      text += "content-length: " + this.length + "\r\n";
+    } else {
+      this.mode = BODY_CHUNKED;
+      this.bodyLength = -1;
+      text += "transfer-encoding: chunked\r\n";
+    }
+    return text + "\r\n";
+  }
+}
+
+/** Host header value for a target (IPv6 literals in brackets). */
+export function hostHeaderFor(host: string, port: number): string {
+  const h = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+  return port === 80 ? h : `${h}:${port}`;
+}
+
+function decimal(v: string): number {
+  if (v.length === 0 || v.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < v.length; i++) {
+    const d = v.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
