@@ -35,13 +35,13 @@ export interface ReloadResult {
 }
 
 const LIVE_KEYS = ["cluster.peers", "proxy.responseTimeoutMs", "proxy.drainTimeoutMs", "health", "backends"];
+/** Applied live when gossip was encrypted from the start (key rotation); otherwise need a restart. */
+const KEY_KEYS = ["cluster.sharedKey", "cluster.extraKeys"];
 const RESTART_KEYS = [
   "cluster.nodeName",
   "cluster.listenPort",
   "cluster.bindAddress",
   "cluster.advertiseAddress",
-  "cluster.sharedKey",
-  "cluster.extraKeys",
   "cluster.probeIntervalMs",
   "cluster.probeTimeoutMs",
   "cluster.gossipIntervalMs",
@@ -243,9 +243,19 @@ export class ClusterClubNode {
     const prev = this.config;
     const restartNeeded = changedKeys(prev, next, RESTART_KEYS);
     const applied = changedKeys(prev, next, LIVE_KEYS);
+    const keyChanges = changedKeys(prev, next, KEY_KEYS);
+    let keys = { sharedKey: prev.cluster.sharedKey, extraKeys: prev.cluster.extraKeys };
+    if (keyChanges.length > 0) {
+      if (this.cluster && next.cluster.sharedKey && this.cluster.setKeys(next.cluster.sharedKey, next.cluster.extraKeys)) {
+        keys = { sharedKey: next.cluster.sharedKey, extraKeys: next.cluster.extraKeys };
+        applied.push(...keyChanges);
+      } else {
+        restartNeeded.push(...keyChanges);
+      }
+    }
     // Keep what cannot change live, so /status and --check show what is really in force.
     const effective: Config = {
-      cluster: { ...prev.cluster, peers: next.cluster.peers },
+      cluster: { ...prev.cluster, ...keys, peers: next.cluster.peers },
       proxy: { ...prev.proxy, responseTimeoutMs: next.proxy.responseTimeoutMs, drainTimeoutMs: next.proxy.drainTimeoutMs },
       health: next.health,
       admin: prev.admin,
@@ -257,8 +267,9 @@ export class ClusterClubNode {
     this.publish();
     this.meta.update({ healthy: this.health.healthyCount, proxyPort: this.proxy.port });
     const newPeers = next.cluster.peers.filter((p) => !prev.cluster.peers.includes(p));
-    if (newPeers.length > 0 && this.cluster) {
-      this.cluster.join(newPeers).catch((e) => this.log.warn("could not join new peers yet", { peers: newPeers, error: e }));
+    if (this.cluster) {
+      this.cluster.setPeers(next.cluster.peers);
+      if (newPeers.length > 0) this.cluster.join(newPeers).catch((e) => this.log.warn("could not join new peers yet", { peers: newPeers, error: e }));
     }
     const result = { applied, restartNeeded, added, removed };
     this.log.info("config reloaded", { applied: applied.join(",") || "nothing", added: added.length, removed: removed.length });

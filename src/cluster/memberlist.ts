@@ -14,7 +14,7 @@ import { type Endpoint, PacketNet } from "./net.ts";
 import { Prober } from "./probe.ts";
 import { pushPullScaleMs, StreamPeer } from "./pushpull.ts";
 import { TransmitLimitedQueue } from "./queue.ts";
-import { Keyring } from "./security.ts";
+import { Keyring, secretToKey } from "./security.ts";
 import { IncompatibleVersionError, kRandomNodes, type MemberState, type NodeState, StateTable, type StateEventKind } from "./state.ts";
 import { NetTransport, type PacketSource, StreamError, type StreamConn } from "./transport.ts";
 
@@ -333,6 +333,16 @@ export class Memberlist {
   setPeers(peers: string[]): void {
     this.opts.peers = [...peers];
     this.joiner.setSeeds(peers);
+  }
+
+  /**
+   * Key rotation without a restart: `primary` encrypts from now on, it and every `extra` key decrypt.
+   * Returns false when the node was started without encryption (turning it on needs a restart).
+   */
+  setKeys(primary: string, extra: string[] = []): boolean {
+    if (!this.keyring) return false;
+    this.keyring.replace(secretToKey(primary), extra.map((k) => secretToKey(k)));
+    return true;
   }
 
   /**

@@ -90,6 +90,14 @@ export class Keyring {
     this.list.push(Uint8Array.from(key));
   }
 
+  /** Replaces every key at once (config reload): `primary` encrypts from now on, all decrypt. */
+  replace(primary: Uint8Array, extra: Uint8Array[] = []): void {
+    for (const k of [primary, ...extra]) cipherName(k);
+    const next: Uint8Array[] = [];
+    for (const k of [primary, ...extra]) if (!next.some((x) => sameKey(x, k))) next.push(Uint8Array.from(k));
+    this.list = next;
+  }
+
   /** Makes an installed key the primary. */
   useKey(key: Uint8Array): void {
     const i = this.list.findIndex((k) => sameKey(k, key));
