@@ -10,6 +10,7 @@ import { TrafficSampler } from "./admin/traffic.ts"; // status page
 import type { Config } from "./config/schema.ts";
 import { type Member, Memberlist } from "./cluster/memberlist.ts";
 import { MetaPublisher } from "./cluster/metapublisher.ts";
+import { GossipSeries } from "./cluster/prometheus.ts";
 import { decodeNodeMeta, encodeNodeMeta } from "./cluster/nodemeta.ts";
 import { HealthChecker } from "./health/checker.ts";
 import { availableParallelism } from "node:os";
@@ -163,6 +164,7 @@ export class ClusterClubNode {
     this.registry.add(
       new CallbackGauge("clusterclub_healthy_backends", "Healthy local backends", () => [{ labels: {}, value: this.health.healthyCount }]),
     );
+    this.registry.add(new GossipSeries(() => this.cluster?.metrics(), () => this.meta.sent));
     this.registry.add(
       new CallbackGauge("clusterclub_websockets_open", "Open WebSocket tunnels", () => [{ labels: {}, value: this.proxy.websocketsActive }]),
     );

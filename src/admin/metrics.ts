@@ -9,7 +9,7 @@ function labelText(labels: Labels): string {
   return `{${keys.map((k) => `${k}="${labels[k]!.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`).join(",")}}`;
 }
 
-interface Series {
+export interface Series {
   render(out: string[]): void;
 }
 

@@ -151,3 +151,21 @@ describe("a peer that cannot serve after all", () => {
     }
   });
 });
+
+describe("gossip metrics", () => {
+  test("/metrics exports the gossip counters", async () => {
+    const m = await (await fetch(`${nodes[0]!.adminUrl}/metrics`)).text();
+    for (const series of [
+      'clusterclub_gossip_messages_in_total{type="ping"}',
+      'clusterclub_gossip_packets_total{direction="out"}',
+      "clusterclub_gossip_probes_total",
+      "clusterclub_gossip_suspicions_total",
+      "clusterclub_gossip_refutations_total",
+      "clusterclub_gossip_health_score",
+      'clusterclub_gossip_members{state="alive"} 3',
+      "clusterclub_gossip_meta_broadcasts_total",
+    ]) {
+      expect(m).toContain(series);
+    }
+  });
+});
