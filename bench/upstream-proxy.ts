@@ -2,7 +2,8 @@
 // backends, request headers passed through as bench/plain-proxy.ts does, errors answered 502.
 //   bun bench/upstream-proxy.ts <config.toml>          UpstreamClient (src/proxy/upstream)
 //   UPSTREAM_IMPL=fetch bun bench/upstream-proxy.ts …  fetch, exactly like plain-proxy.ts
-// Client options from the environment: UP_MAX_IDLE, UP_MAX_CONNS, UP_COLLECT (bytes; 0 = always stream).
+// Client options from the environment: UP_MAX_IDLE, UP_MAX_CONNS, UP_COLLECT (bytes; 0 = always stream),
+// UP_DIRECT (1 = Bun direct streams, 0 = standard ReadableStream).
 // Use it in the harness's clusterclub column: CC_CMD="bun bench/upstream-proxy.ts" bun run bench
 // SIGUSR2 prints the client's pool stats to stdout (the harness keeps it in the column's log).
 import { parse } from "smol-toml";
@@ -22,6 +23,7 @@ const client = new UpstreamClient({
   maxIdlePerTarget: num("UP_MAX_IDLE"),
   maxConnsPerTarget: num("UP_MAX_CONNS"),
   collectBodyMaxBytes: num("UP_COLLECT"),
+  directBody: process.env.UP_DIRECT ? process.env.UP_DIRECT === "1" : undefined,
 });
 let next = 0;
 

@@ -27,10 +27,17 @@ export interface UpstreamClientOptions {
   connectTimeoutMs?: number;
   /** Close connections idle this long (default 4000; keep it below the upstreams' own keep-alive timeout). */
   idleTimeoutMs?: number;
-  /** Response bodies of known length up to this size are read whole and answered as one buffer, not streamed (default 64 KiB; 0 = always stream). */
+  /**
+   * Response bodies of known length up to this size are read whole and answered as one buffer, not
+   * streamed (default 8 KiB; 0 = always stream). Small: Bun.serve writes a buffer body that arrives after
+   * an await in one send() only while head+body fit its 16 KiB cork buffer; beyond that it sends each
+   * head fragment separately (~14 send() calls), whereas a streamed body leaves in two.
+   */
   collectBodyMaxBytes?: number;
   /** Bytes of a streamed response body read ahead of the consumer before the socket is paused (default 64 KiB). */
   bodyHighWaterMark?: number;
+  /** Stream response bodies through Bun's "direct" ReadableStream rather than a standard one (default true). */
+  directBody?: boolean;
   /** Parser limits (header size and count, chunk-size line, trailers). */
   limits?: Partial<ParserLimits>;
 }
@@ -64,6 +71,8 @@ export class UpstreamClient implements ExchangeEnv {
   private readonly idleTimeoutMs: number;
   private readonly limits: Readonly<ParserLimits>;
   readonly collectMax: number;
+  readonly directBody: boolean;
+  readonly bodyHighWaterMark: number;
   readonly bodyStrategy: QueuingStrategy<Uint8Array>;
 
   constructor(opts: UpstreamClientOptions = {}) {
@@ -71,8 +80,10 @@ export class UpstreamClient implements ExchangeEnv {
     this.maxConns = opts.maxConnsPerTarget ?? 0;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 4000;
-    this.collectMax = opts.collectBodyMaxBytes ?? 64 * 1024;
-    this.bodyStrategy = { highWaterMark: opts.bodyHighWaterMark ?? 64 * 1024, size: byteLength };
+    this.collectMax = opts.collectBodyMaxBytes ?? 8 * 1024;
+    this.directBody = opts.directBody ?? true;
+    this.bodyHighWaterMark = opts.bodyHighWaterMark ?? 64 * 1024;
+    this.bodyStrategy = { highWaterMark: this.bodyHighWaterMark, size: byteLength };
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     const every = Math.max(100, Math.min(1000, this.idleTimeoutMs / 2));
     this.sweeper = setInterval(() => this.expire(), every);

@@ -11,6 +11,8 @@ import { type ParserLimits, ResponseParser, type ResponseSink } from "./parser.t
 export interface ConnUser extends ResponseSink {
   /** Bytes arrived and were parsed; `done` when the response is complete. */
   responseProgress(conn: Conn, done: boolean, extraBytes: boolean): void;
+  /** The body consumer is behind: stop reading until it catches up. */
+  backlogged(): boolean;
   /** The parser refused the response. */
   responseInvalid(conn: Conn, code: string): void;
   /** The connection is gone (connect failure, reset, EOF, timeout). `code` says why. */
@@ -187,6 +189,8 @@ export class Conn {
     if (this.user !== user) return; // torn down by a callback
     const done = this.parser.done;
     if (done || used < buf.length) user.responseProgress(this, done, used < buf.length);
+    // Pause only for a response still arriving: a complete one costs no pause/resume syscalls.
+    else if (user.backlogged()) this.pause();
   }
 
   onClose(error: Error | undefined): void {

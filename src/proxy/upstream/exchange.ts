@@ -4,9 +4,10 @@
 // connection, when a reused connection turns out to have been closed by the server before it saw
 // anything of this request.
 //
-// The exchange object is its own abort listener (handleEvent) and its own response-body source
-// (start/pull/cancel), so a request allocates no closures beyond its promise.
+// The exchange object is its own abort listener (handleEvent) and the owner its response body
+// reports to, so a request allocates no closures beyond its promise.
 
+import { type BodyChannel, type BodyOwner, DirectBody, QueuedBody } from "./body.ts";
 import type { Conn, ConnUser } from "./connection.ts";
 import { UpstreamError, type UpstreamFailure } from "./errors.ts";
 import { BODY_CHUNKED, BODY_LENGTH, type BodyMode } from "./head.ts";
@@ -31,6 +32,9 @@ export interface ExchangeEnv {
   writeHead(conn: Conn, head: string): void;
   /** Bodies with a known length up to this many bytes are collected and answered as one buffer. */
   readonly collectMax: number;
+  /** Stream bodies through Bun's direct ReadableStream (else a standard one). */
+  readonly directBody: boolean;
+  readonly bodyHighWaterMark: number;
   readonly bodyStrategy: QueuingStrategy<Uint8Array>;
 }
 
@@ -44,7 +48,7 @@ const CRLF_LAST_CHUNK = Buffer.from("\r\n0\r\n\r\n");
 /** Request body chunks up to this size are framed with one copy into a single write. */
 const COALESCE_MAX = 16 * 1024;
 
-export class Exchange implements ConnUser, EventListenerObject, Bun.UnderlyingSource<Uint8Array> {
+export class Exchange implements ConnUser, EventListenerObject, BodyOwner {
   readonly promise: Promise<Response>;
   private resolve!: (r: Response) => void;
   private reject!: (e: UpstreamError) => void;
@@ -59,7 +63,7 @@ export class Exchange implements ConnUser, EventListenerObject, Bun.UnderlyingSo
   private reader: { cancel(): Promise<void> } | null = null;
   private reqDone = false;
   private chunkedAny = false;
-  private controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  private channel: BodyChannel | null = null;
   private collected: Buffer[] | null = null;
   private collectedLen = 0;
   private init: ResponseInit | null = null;
@@ -199,20 +203,27 @@ export class Exchange implements ConnUser, EventListenerObject, Bun.UnderlyingSo
       this.init = init;
       this.collected = [];
     } else {
-      this.resolve(new Response(new ReadableStream<Uint8Array>(this, this.env.bodyStrategy), init));
+      const env = this.env;
+      const ch = env.directBody ? new DirectBody(this, env.bodyHighWaterMark) : new QueuedBody(this, env.bodyStrategy);
+      this.channel = ch;
+      this.resolve(new Response(ch.stream, init));
     }
     this.phase = P_BODY;
   }
 
   onBody(chunk: Buffer): void {
-    const c = this.controller;
+    const c = this.channel;
     if (c !== null) {
-      c.enqueue(chunk);
-      if (c.desiredSize! <= 0) this.conn!.pause();
+      c.push(chunk);
     } else if (this.collected !== null) {
       this.collected.push(chunk);
       this.collectedLen += chunk.length;
     }
+  }
+
+  backlogged(): boolean {
+    const c = this.channel;
+    return c !== null && c.backlogged();
   }
 
   responseProgress(conn: Conn, done: boolean, extraBytes: boolean): void {
@@ -257,9 +268,9 @@ export class Exchange implements ConnUser, EventListenerObject, Bun.UnderlyingSo
       const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.collectedLen);
       this.resolve(new Response(body, this.init!));
       this.init = null;
-    } else if (this.controller !== null) {
-      this.controller.close();
-      this.controller = null;
+    } else if (this.channel !== null) {
+      this.channel.end();
+      this.channel = null;
     }
     if (this.reqDone) this.finish(true);
     else {
@@ -268,19 +279,19 @@ export class Exchange implements ConnUser, EventListenerObject, Bun.UnderlyingSo
     }
   }
 
-  // ---- body source (the Response body reads from here) ----
+  // ---- BodyOwner (the response body consumer's side) ----
 
-  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
-    this.controller = controller;
+  pauseReading(): void {
+    this.conn?.pause();
   }
 
-  pull(): void {
+  resumeReading(): void {
     this.conn?.resume();
   }
 
-  cancel(): void {
-    // The consumer (the client) went away: stop reading, and drop the connection mid-body.
-    this.controller = null;
+  bodyCancelled(): void {
+    // The consumer (the client) went away: drop the connection mid-body.
+    this.channel = null;
     if (this.phase !== P_DONE) this.abortWith("broken", "body_cancelled");
   }
 
@@ -322,14 +333,10 @@ export class Exchange implements ConnUser, EventListenerObject, Bun.UnderlyingSo
     if (phase !== P_BODY || this.collected !== null) {
       this.collected = null;
       this.reject(err);
-    } else if (this.controller !== null) {
-      const c = this.controller;
-      this.controller = null;
-      try {
-        c.error(err);
-      } catch {
-        // already closed or cancelled
-      }
+    } else if (this.channel !== null) {
+      const c = this.channel;
+      this.channel = null;
+      c.fail(err);
     }
     if (this.waiting) this.pool.withdraw(this);
     const conn = this.conn;
