@@ -1,5 +1,5 @@
 // Cluster-wide balancing on real hosts: one network namespace per host (node + its backends),
-// a client namespace, addresses in 198.18.0.0/24. Node and backends are real processes.
+// a client namespace, addresses in a /24 of 198.18.0.0/15. Node and backends are real processes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

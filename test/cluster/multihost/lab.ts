@@ -1,13 +1,16 @@
 // A lab of hosts for multi-host tests: one network namespace per host on a Linux bridge, veth pairs,
 // addresses from 198.18.0.0/15 (the benchmarking range). The test process sits on the bridge as
-// 198.18.0.1 (the controller: admin APIs), a client namespace sends the traffic. Everything is torn
-// down by destroy(), also on failure and on process exit; stale labs from a crashed run are removed first.
+// <subnet>.1 (the controller: admin APIs), a client namespace sends the traffic. Everything is torn
+// down by destroy(), also on failure and on process exit.
+// Several labs may exist at once (test files run by different processes): each is named after its
+// process id and gets its own /24, and only labs whose process is gone are cleaned up as stale.
 
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 
-export const SUBNET = "198.18.0";
-export const CONTROLLER_IP = `${SUBNET}.1`;
 const PREFIX = "ccl";
+/** Base-36 pid: at most 5 characters, so "ccl<id>_<host>" fits the 15-character interface name limit. */
+const LAB_ID = process.pid.toString(36);
 
 function sh(args: string[], allowFail = false): string {
   const r = spawnSync(args[0]!, args.slice(1), { encoding: "utf8" });
@@ -38,19 +41,29 @@ export interface Host {
 export class Lab {
   readonly hosts: Host[] = [];
   readonly client: Host;
+  /** First three octets of this lab's /24, e.g. "198.18.37". */
+  readonly subnet: string;
+  /** The test process's address on the lab bridge. */
+  readonly controllerIp: string;
   private readonly bridge: string;
+  private readonly prefix: string;
   private readonly procs = new Set<ReturnType<typeof Bun.spawn>>();
   private destroyed = false;
   private readonly onExit = () => this.destroySync();
 
   private constructor(hostCount: number) {
     Lab.cleanupStale();
-    this.bridge = `${PREFIX}br0`;
+    this.prefix = `${PREFIX}${LAB_ID}`;
+    // 198.18.1.0/24 … 198.19.255.0/24: one /24 per lab, picked from the pid.
+    const k = 1 + (process.pid % 510);
+    this.subnet = `198.${18 + (k >> 8)}.${k & 255}`;
+    this.controllerIp = `${this.subnet}.1`;
+    this.bridge = `${this.prefix}_br`;
     sh(["ip", "link", "add", this.bridge, "type", "bridge"]);
-    sh(["ip", "addr", "add", `${CONTROLLER_IP}/24`, "dev", this.bridge]);
+    sh(["ip", "addr", "add", `${this.controllerIp}/24`, "dev", this.bridge]);
     sh(["ip", "link", "set", this.bridge, "up"]);
-    for (let i = 0; i < hostCount; i++) this.hosts.push(this.addHost(`h${i + 1}`, `${SUBNET}.${11 + i}`));
-    this.client = this.addHost("client", `${SUBNET}.200`);
+    for (let i = 0; i < hostCount; i++) this.hosts.push(this.addHost(`h${i + 1}`, `${this.subnet}.${11 + i}`));
+    this.client = this.addHost("client", `${this.subnet}.200`);
     process.on("exit", this.onExit);
   }
 
@@ -58,11 +71,15 @@ export class Lab {
     return new Lab(hostCount);
   }
 
-  /** Removes namespaces and links left by a crashed earlier run. */
+  /** Removes namespaces and links left by crashed runs (labs whose process no longer exists). */
   static cleanupStale(): void {
+    const stale = (name: string): boolean => {
+      const m = new RegExp(`^${PREFIX}([0-9a-z]+)_`).exec(name);
+      return m !== null && !existsSync(`/proc/${Number.parseInt(m[1]!, 36)}`);
+    };
     for (const line of sh(["ip", "netns", "list"], true).split("\n")) {
       const ns = line.split(" ")[0];
-      if (ns?.startsWith(`${PREFIX}-`)) {
+      if (ns && stale(ns)) {
         for (const pid of sh(["ip", "netns", "pids", ns], true).split(/\s+/).filter(Boolean)) {
           try {
             process.kill(Number(pid), "SIGKILL");
@@ -71,12 +88,16 @@ export class Lab {
         sh(["ip", "netns", "del", ns], true);
       }
     }
-    sh(["ip", "link", "del", `${PREFIX}br0`], true);
+    for (const line of sh(["ip", "-o", "link", "show"], true).split("\n")) {
+      const name = /^\d+: ([^:@]+)/.exec(line)?.[1];
+      if (name && stale(name)) sh(["ip", "link", "del", name], true);
+    }
   }
 
   private addHost(name: string, ip: string): Host {
-    const ns = `${PREFIX}-${name}`;
-    const outer = `${PREFIX}v${name}`;
+    // The namespace and the bridge side of its veth share one name (different namespaces of names).
+    const ns = `${this.prefix}_${name}`;
+    const outer = ns;
     sh(["ip", "netns", "add", ns]);
     sh(["ip", "link", "add", outer, "type", "veth", "peer", "name", "eth0", "netns", ns]);
     sh(["ip", "link", "set", outer, "master", this.bridge]);
@@ -89,7 +110,7 @@ export class Lab {
 
   /** Detaches a host from the bridge (a partition) or re-attaches it. */
   setLink(host: Host, up: boolean): void {
-    sh(["ip", "link", "set", `${PREFIX}v${host.name}`, up ? "up" : "down"]);
+    sh(["ip", "link", "set", host.ns, up ? "up" : "down"]);
   }
 
   /** Runs a command inside a host's namespace; killed on destroy(). */
@@ -115,7 +136,7 @@ export class Lab {
         } catch {}
       }
       sh(["ip", "netns", "del", h.ns], true);
-      sh(["ip", "link", "del", `${PREFIX}v${h.name}`], true);
+      sh(["ip", "link", "del", h.ns], true);
     }
     sh(["ip", "link", "del", this.bridge], true);
     process.off("exit", this.onExit);
