@@ -6,6 +6,7 @@ import { defineCommand, runMain } from "citty";
 import { runTool } from "./cli/tools.ts";
 import { watchFile } from "./cli/watch.ts";
 import { ConfigError, configToToml, loadConfig } from "./config/index.ts";
+import { installTestFaults } from "./cluster/faults.ts";
 import { configureLogging, isLogLevel, type LogFormat, log } from "./log.ts";
 import { ClusterClubNode, VERSION } from "./node.ts";
 
@@ -61,6 +62,13 @@ const command = defineCommand({
       return;
     }
 
+    try {
+      // Test suites only: CLUSTERCLUB_TEST_FAULTS injects gossip faults (see src/cluster/faults.ts).
+      installTestFaults(process.env, log.child("faults"));
+    } catch (e) {
+      console.error(e instanceof Error ? e.message : String(e));
+      process.exit(EXIT_CONFIG);
+    }
     const node = new ClusterClubNode(config);
     const shutdown = (signal: string) => {
       log.info("signal received, shutting down", { signal });

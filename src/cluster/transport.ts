@@ -3,6 +3,7 @@
 
 import type { Socket, TCPSocketListener } from "bun";
 import type { Logger } from "../log.ts";
+import { faults } from "./faults.ts";
 
 export interface PacketSource {
   address: string;
@@ -243,6 +244,7 @@ export class NetTransport {
           binaryType: "uint8array",
           socket: {
             data(_s, buf, port, address) {
+              if (faults.enabled && faults.inboundLost(address)) return;
               opts.onPacket(buf, { address, port });
             },
             error(_s, err) {
@@ -257,7 +259,7 @@ export class NetTransport {
         const tcp = Bun.listen<ConnData>({
           hostname: opts.bindAddress,
           port: udp.port,
-          socket: handlers(opts.onStream),
+          socket: handlers(acceptStream(opts.onStream)),
         });
         return new NetTransport(udp, tcp, opts.bindAddress, udp.port, opts.logger);
       } catch (err) {
@@ -272,6 +274,22 @@ export class NetTransport {
   /** Sends one datagram; false when the socket is closed or the kernel buffer is full. */
   sendPacket(buf: Uint8Array, address: string, port: number): boolean {
     if (this.closed) return false;
+    if (faults.enabled) {
+      const delay = faults.outbound(address);
+      // A packet lost on the wire looks sent to its sender.
+      if (delay < 0) return true;
+      if (delay > 0) {
+        const copy = buf.slice();
+        setTimeout(() => {
+          if (!this.closed) this.sendNow(copy, address, port);
+        }, delay);
+        return true;
+      }
+    }
+    return this.sendNow(buf, address, port);
+  }
+
+  private sendNow(buf: Uint8Array, address: string, port: number): boolean {
     try {
       return this.udp.send(buf, port, address);
     } catch (err) {
@@ -284,6 +302,7 @@ export class NetTransport {
   async dial(address: string, port: number, timeoutMs: number): Promise<StreamConn> {
     const peer = formatHostPort(address, port);
     if (this.closed) throw new StreamError("closed", "transport is shut down", peer);
+    if (faults.enabled) timeoutMs = await faultyConnect(address, peer, timeoutMs);
     let conn: StreamConn | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -317,6 +336,29 @@ export class NetTransport {
     this.udp.close();
     this.tcp.stop(true);
   }
+}
+
+/** Test faults on an inbound connection: one from a peer we cannot exchange packets with never completed its handshake. */
+function acceptStream(onStream: (conn: StreamConn) => void): (conn: StreamConn) => void {
+  return (conn) => {
+    if (faults.enabled && faults.refuseStream(conn.remoteAddress)) {
+      conn.close();
+      return;
+    }
+    onStream(conn);
+  };
+}
+
+/** Test faults on a dial: waits out a lost SYN, or the whole timeout when the peer is unreachable. Returns the time left. */
+async function faultyConnect(address: string, peer: string, timeoutMs: number): Promise<number> {
+  const wait = faults.dial(address);
+  if (wait === 0) return timeoutMs;
+  if (wait < 0 || wait >= timeoutMs) {
+    await Bun.sleep(timeoutMs);
+    throw new StreamError("timeout", `connect timed out after ${timeoutMs} ms`, peer);
+  }
+  await Bun.sleep(wait);
+  return timeoutMs - wait;
 }
 
 export function formatHostPort(address: string, port: number): string {

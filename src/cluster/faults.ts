@@ -1,0 +1,222 @@
+// Test-only network faults in the gossip transport: packet loss, added delay, one-way loss, slow
+// connects, and (in a node process) a blocked event loop. The kernels we test on have no netem, so
+// the faults live here. Off in production: the transport checks one boolean (`faults.enabled`) per
+// packet and nothing else. Only a test turns them on — setFaults() in a test process, or the
+// CLUSTERCLUB_TEST_FAULTS=<json> environment variable in a node process (read once at start by
+// installTestFaults) — never the config file or the network.
+
+import { readFileSync } from "node:fs";
+import type { Logger } from "../log.ts";
+
+export const FAULTS_ENV = "CLUSTERCLUB_TEST_FAULTS";
+
+/** TCP's initial retransmission timeout (RFC 6298): what a lost SYN costs a connect. */
+export const SYN_RTO_MS = 1000;
+
+export interface FaultSpec {
+  /** Probability (0–1) that an outbound UDP packet is lost. Set on every node: every direction of every link is lossy. */
+  lossOut?: number;
+  /** Probability (0–1) that an inbound UDP packet is lost. */
+  lossIn?: number;
+  /** Outbound UDP packets leave this many ms late … */
+  delayMs?: number;
+  /** … plus a uniform random [0, jitterMs) (so packets may overtake each other). */
+  jitterMs?: number;
+  /** Probability (0–1) that an outbound TCP connect loses its SYN and waits SYN_RTO_MS first. */
+  synLoss?: number;
+  /**
+   * One-way loss: nothing from these addresses reaches us. UDP from them is dropped; TCP with them fails
+   * both ways (a handshake needs both directions): our dials time out, their connections are closed when
+   * they arrive from that address. On loopback outbound TCP leaves from 127.0.0.1, so there give the
+   * other end the matching dropTo as well.
+   */
+  dropFrom?: string[];
+  /** One-way loss: nothing we send reaches these addresses (UDP dropped; TCP both ways fails). */
+  dropTo?: string[];
+  /** Node process: SIGUSR2 blocks the event loop this long (default 3000 ms). */
+  blockMs?: number;
+  /** Node process: SIGUSR1 replaces the spec with this file's JSON (runtime changes from a test). */
+  file?: string;
+}
+
+export class FaultSpecError extends Error {
+  constructor(
+    message: string,
+    readonly source: string,
+  ) {
+    super(`${source}: ${message}`);
+    this.name = "FaultSpecError";
+  }
+}
+
+/** Counts of what the faults did (in this process), for tests. */
+export interface FaultStats {
+  droppedOut: number;
+  droppedIn: number;
+  delayed: number;
+  slowConnects: number;
+  refusedStreams: number;
+  failedDials: number;
+}
+
+function stripMapped(address: string): string {
+  return address.startsWith("::ffff:") ? address.slice(7) : address;
+}
+
+class Faults {
+  /** The only thing the transport reads when faults are off. */
+  enabled = false;
+  readonly stats: FaultStats = { droppedOut: 0, droppedIn: 0, delayed: 0, slowConnects: 0, refusedStreams: 0, failedDials: 0 };
+  private spec: FaultSpec = {};
+  private from = new Set<string>();
+  private to = new Set<string>();
+
+  get current(): Readonly<FaultSpec> {
+    return this.spec;
+  }
+
+  set(spec: FaultSpec | null): void {
+    this.spec = spec ? { ...spec } : {};
+    this.from = new Set((spec?.dropFrom ?? []).map(stripMapped));
+    this.to = new Set((spec?.dropTo ?? []).map(stripMapped));
+    const s = this.spec;
+    this.enabled = Boolean((s.lossOut ?? 0) > 0 || (s.lossIn ?? 0) > 0 || (s.delayMs ?? 0) > 0 || (s.jitterMs ?? 0) > 0 || (s.synLoss ?? 0) > 0 || this.from.size > 0 || this.to.size > 0);
+  }
+
+  /** Outbound UDP to `address`: -1 = lost, 0 = send now, > 0 = send after that many ms. */
+  outbound(address: string): number {
+    const s = this.spec;
+    if (this.to.has(stripMapped(address)) || ((s.lossOut ?? 0) > 0 && Math.random() < s.lossOut!)) {
+      this.stats.droppedOut++;
+      return -1;
+    }
+    const delay = (s.delayMs ?? 0) + ((s.jitterMs ?? 0) > 0 ? Math.random() * s.jitterMs! : 0);
+    if (delay > 0) this.stats.delayed++;
+    return delay;
+  }
+
+  /** Inbound UDP from `address`: true = lost. */
+  inboundLost(address: string): boolean {
+    const s = this.spec;
+    if (this.from.has(stripMapped(address)) || ((s.lossIn ?? 0) > 0 && Math.random() < s.lossIn!)) {
+      this.stats.droppedIn++;
+      return true;
+    }
+    return false;
+  }
+
+  /** TCP dial to `address`: -1 = never connects (times out), else ms to wait before connecting. */
+  dial(address: string): number {
+    const a = stripMapped(address);
+    if (this.to.has(a) || this.from.has(a)) {
+      this.stats.failedDials++;
+      return -1;
+    }
+    const p = this.spec.synLoss ?? 0;
+    if (p > 0 && Math.random() < p) {
+      this.stats.slowConnects++;
+      return SYN_RTO_MS;
+    }
+    return 0;
+  }
+
+  /** Accepted TCP connection from `address`: true = the handshake could not have completed; drop it. */
+  refuseStream(address: string): boolean {
+    const a = stripMapped(address);
+    if (this.to.has(a) || this.from.has(a)) {
+      this.stats.refusedStreams++;
+      return true;
+    }
+    return false;
+  }
+}
+
+/** Process-wide fault state consulted by the transport. */
+export const faults = new Faults();
+
+/** Turns faults on (a spec with any active fault) or off (null / an empty spec). Test processes only. */
+export function setFaults(spec: FaultSpec | null): void {
+  faults.set(spec === null ? null : validateFaultSpec(spec, "setFaults"));
+}
+
+function probability(v: unknown, key: string, source: string): void {
+  if (v === undefined) return;
+  if (typeof v !== "number" || !(v >= 0 && v <= 1)) throw new FaultSpecError(`${key} must be a number in [0, 1], got ${JSON.stringify(v)}`, source);
+}
+
+function nonNegative(v: unknown, key: string, source: string): void {
+  if (v === undefined) return;
+  if (typeof v !== "number" || !(v >= 0) || !Number.isFinite(v)) throw new FaultSpecError(`${key} must be a number ≥ 0, got ${JSON.stringify(v)}`, source);
+}
+
+function addresses(v: unknown, key: string, source: string): void {
+  if (v === undefined) return;
+  if (!Array.isArray(v) || !v.every((a) => typeof a === "string" && a !== "")) throw new FaultSpecError(`${key} must be a list of IP addresses`, source);
+}
+
+const KEYS = new Set(["lossOut", "lossIn", "delayMs", "jitterMs", "synLoss", "dropFrom", "dropTo", "blockMs", "file"]);
+
+export function validateFaultSpec(raw: unknown, source: string): FaultSpec {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new FaultSpecError("must be a JSON object", source);
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!KEYS.has(k)) throw new FaultSpecError(`unknown key ${k}`, source);
+  probability(o.lossOut, "lossOut", source);
+  probability(o.lossIn, "lossIn", source);
+  probability(o.synLoss, "synLoss", source);
+  nonNegative(o.delayMs, "delayMs", source);
+  nonNegative(o.jitterMs, "jitterMs", source);
+  nonNegative(o.blockMs, "blockMs", source);
+  addresses(o.dropFrom, "dropFrom", source);
+  addresses(o.dropTo, "dropTo", source);
+  if (o.file !== undefined && (typeof o.file !== "string" || o.file === "")) throw new FaultSpecError("file must be a path", source);
+  return o as FaultSpec;
+}
+
+export function parseFaultSpec(json: string, source: string): FaultSpec {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (e) {
+    throw new FaultSpecError(`not JSON: ${e instanceof Error ? e.message : String(e)}`, source);
+  }
+  return validateFaultSpec(raw, source);
+}
+
+/** Spins the event loop for `ms` (a stalled process: GC pause, overloaded host, stopped VM). */
+export function blockEventLoop(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // busy: nothing else in this process runs
+  }
+}
+
+/**
+ * Node processes: reads CLUSTERCLUB_TEST_FAULTS once. When set, applies it, and installs SIGUSR1
+ * (re-read `file` and apply it) and SIGUSR2 (block the event loop for `blockMs`). Returns whether
+ * test faults are on. A bad spec throws FaultSpecError (the node must not start half-faulted).
+ */
+export function installTestFaults(env: Record<string, string | undefined>, log: Logger): boolean {
+  const json = env[FAULTS_ENV];
+  if (json === undefined || json === "") return false;
+  let spec = parseFaultSpec(json, FAULTS_ENV);
+  faults.set(spec);
+  log.warn("TEST FAULTS ENABLED: gossip packets may be dropped or delayed on purpose", { spec });
+  process.on("SIGUSR1", () => {
+    if (!spec.file) return log.warn("SIGUSR1: no fault file configured");
+    try {
+      const next = parseFaultSpec(readFileSync(spec.file, "utf8"), spec.file);
+      // The control file stays the same unless the new spec names another one.
+      spec = { ...next, file: next.file ?? spec.file, blockMs: next.blockMs ?? spec.blockMs };
+      faults.set(spec);
+      log.warn("test faults replaced", { spec });
+    } catch (e) {
+      log.error("test faults not replaced", { error: e });
+    }
+  });
+  process.on("SIGUSR2", () => {
+    const ms = spec.blockMs ?? 3000;
+    log.warn("test fault: blocking the event loop", { ms });
+    blockEventLoop(ms);
+  });
+  return true;
+}
