@@ -24,7 +24,8 @@ export function stripHopByHop(h: Headers): void {
   if (conn !== null) {
     for (const name of conn.split(",")) {
       const n = name.trim().toLowerCase();
-      if (n !== "") h.delete(n);
+      // Host is end-to-end and required: a client must not be able to drop it by naming it here.
+      if (n !== "" && n !== "host") h.delete(n);
     }
   }
   for (let i = 0; i < HOP_BY_HOP.length; i++) h.delete(HOP_BY_HOP[i]!);
