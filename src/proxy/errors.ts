@@ -11,7 +11,7 @@ export function requestId(): string {
   return `${bootId}-${seq.toString(36)}`;
 }
 
-export type ProxyErrorKind = "no_backend" | "bad_gateway" | "timeout" | "too_large" | "bad_request";
+export type ProxyErrorKind = "no_backend" | "bad_gateway" | "timeout" | "too_large" | "bad_request" | "not_allowed";
 
 const STATUS: Record<ProxyErrorKind, number> = {
   no_backend: 503,
@@ -19,6 +19,7 @@ const STATUS: Record<ProxyErrorKind, number> = {
   timeout: 504,
   too_large: 413,
   bad_request: 400,
+  not_allowed: 405,
 };
 
 const TEXT: Record<ProxyErrorKind, string> = {
@@ -27,6 +28,7 @@ const TEXT: Record<ProxyErrorKind, string> = {
   timeout: "the backend did not answer in time",
   too_large: "request body too large",
   bad_request: "bad request",
+  not_allowed: "method not allowed",
 };
 
 export interface ErrorResponseOptions {

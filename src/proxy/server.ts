@@ -9,6 +9,7 @@ import type { Logger } from "../log.ts";
 import type { Router } from "../routing/router.ts";
 import type { TimingWheel } from "../timer/wheel.ts";
 import { errorResponse, requestId } from "./errors.ts";
+import { refusal } from "./admit.ts";
 import { attemptFetch, type PeerTls } from "./forward.ts";
 import { NO_BACKEND_HEADER, prepareRequestHeaders, prepareResponseHeaders } from "./headers.ts";
 import { Selection } from "./selection.ts";
@@ -156,6 +157,11 @@ export class ProxyServer implements DataPlane {
 
   async handle(req: Request, server: Server<TunnelData>): Promise<Response | undefined> {
     const d = this.d;
+    const refused = refusal(req.method, req.headers);
+    if (refused) {
+      const res = errorResponse(refused.kind, requestId(), { detail: refused.reason });
+      return this.local(res.status, res);
+    }
     const maxBody = d.cfg.maxBodyBytes;
     if (maxBody > 0) {
       const cl = req.headers.get("content-length");

@@ -1,0 +1,28 @@
+// The admit step: requests the node refuses before choosing a target, because a backend could read
+// them differently than the node did. Bun.serve's parser already refuses broken framing (Content-Length
+// with Transfer-Encoding, bad chunk sizes, obs-fold, bare CR/LF, oversized heads); this catches what it
+// lets through. See test/chaos/hostile-http.test.ts.
+
+import type { ProxyErrorKind } from "./errors.ts";
+
+/** uri-host [":" port] (RFC 9110 §7.2, RFC 3986): an IP literal, or a reg-name of unreserved, pct-encoded and sub-delims. */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::\d*)?$/;
+const DIGITS = /^\d+$/;
+
+export interface Refusal {
+  kind: ProxyErrorKind;
+  reason: string;
+}
+
+/** Why the request must not be forwarded, or undefined to admit it. */
+export function refusal(method: string, h: Headers): Refusal | undefined {
+  // A tunnel to a client-chosen address is not what a load balancer is for.
+  if (method === "CONNECT") return { kind: "not_allowed", reason: "CONNECT is not supported" };
+  // Repeated Host fields reach us joined with ", " (never valid), as does a Host with a path or userinfo.
+  const host = h.get("host");
+  if (host !== null && !HOST.test(host)) return { kind: "bad_request", reason: "invalid Host" };
+  // Bun refuses different repeated lengths but joins identical ones ("3, 3"), which the upstream side cannot send.
+  const cl = h.get("content-length");
+  if (cl !== null && !DIGITS.test(cl)) return { kind: "bad_request", reason: "invalid Content-Length" };
+  return undefined;
+}
