@@ -171,16 +171,19 @@ export class ProxyServer implements DataPlane {
     const clientIp = server.requestIP(req)?.address ?? "unknown";
     // A member's request took its one hop already: serve it here, never forward it again.
     const fromMember = router.isFromMember(clientIp, req.headers.get("via"));
+    // Only a member's own address vouches for its X-Forwarded-* and internal headers: a Via naming a
+    // member can be forged by any client and must cost it balancing, nothing more.
+    const trusted = fromMember && router.isMemberAddress(clientIp);
     if (isWebSocketUpgrade(req)) {
       // The client's handshake fields must stay on `req` for Bun's upgrade; the upstream gets a prepared copy.
       const upstreamHeaders = new Headers(req.headers);
-      prepareRequestHeaders(upstreamHeaders, { clientIp, proto: this.proto, via: this.via, fromMember });
+      prepareRequestHeaders(upstreamHeaders, { clientIp, proto: this.proto, via: this.via, fromMember: trusted });
       const sel = new Selection(router, d.nodeName, fromMember);
       return this.websockets.upgrade(req, upstreamHeaders, server, sel, pathOf(req.url), d.cfg.responseTimeoutMs, d.peerTls, (name) =>
         d.onConnectFailure(name, "websocket"),
       );
     }
-    prepareRequestHeaders(req.headers, { clientIp, proto: this.proto, via: this.via, fromMember });
+    prepareRequestHeaders(req.headers, { clientIp, proto: this.proto, via: this.via, fromMember: trusted });
 
     const path = pathOf(req.url);
     const method = req.method;
@@ -209,7 +212,7 @@ export class ProxyServer implements DataPlane {
           sel.exclude();
           continue;
         }
-        prepareResponseHeaders(r.headers, fromMember);
+        prepareResponseHeaders(r.headers, trusted);
         d.stats.recordResponse(target, r.status, (performance.now() - t0) / 1000);
         return r;
       }

@@ -88,7 +88,15 @@ export class Router {
     return this.candidates[best]!;
   }
 
-  /** True when the request comes from a cluster member (by source IP or by our own Via token). */
+  /** True when the source IP is a member's address: only then are its forwarding headers trusted. */
+  isMemberAddress(sourceIp: string | undefined): boolean {
+    return sourceIp !== undefined && this.memberAddrs.has(sourceIp);
+  }
+
+  /**
+   * True when the request comes from a cluster member (by source IP or by a member's Via token): serve
+   * it locally, never forward it again. A client can forge the Via, so this alone grants no trust.
+   */
   isFromMember(sourceIp: string | undefined, via: string | null): boolean {
     if (sourceIp !== undefined && this.memberAddrs.has(sourceIp)) return true;
     if (via !== null && this.viaTokens.length > 0) {
