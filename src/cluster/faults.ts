@@ -33,6 +33,12 @@ export interface FaultSpec {
   dropFrom?: string[];
   /** One-way loss: nothing we send reaches these addresses (UDP dropped; TCP both ways fails). */
   dropTo?: string[];
+  /**
+   * A partition: groups of addresses whose members cannot reach members of another group (UDP lost,
+   * TCP fails, both ways). Decided by the transport's own bind address, so it works for several nodes in
+   * one process; addresses in no group are unaffected.
+   */
+  partition?: string[][];
   /** Node process: SIGUSR2 blocks the event loop this long (default 3000 ms). */
   blockMs?: number;
   /** Node process: SIGUSR1 replaces the spec with this file's JSON (runtime changes from a test). */
@@ -70,6 +76,8 @@ class Faults {
   private spec: FaultSpec = {};
   private from = new Set<string>();
   private to = new Set<string>();
+  /** Address → index of its partition group. */
+  private group = new Map<string, number>();
 
   get current(): Readonly<FaultSpec> {
     return this.spec;
@@ -79,14 +87,25 @@ class Faults {
     this.spec = spec ? { ...spec } : {};
     this.from = new Set((spec?.dropFrom ?? []).map(stripMapped));
     this.to = new Set((spec?.dropTo ?? []).map(stripMapped));
+    this.group = new Map((spec?.partition ?? []).flatMap((g, i) => g.map((a) => [stripMapped(a), i] as const)));
     const s = this.spec;
-    this.enabled = Boolean((s.lossOut ?? 0) > 0 || (s.lossIn ?? 0) > 0 || (s.delayMs ?? 0) > 0 || (s.jitterMs ?? 0) > 0 || (s.synLoss ?? 0) > 0 || this.from.size > 0 || this.to.size > 0);
+    this.enabled = Boolean(
+      (s.lossOut ?? 0) > 0 || (s.lossIn ?? 0) > 0 || (s.delayMs ?? 0) > 0 || (s.jitterMs ?? 0) > 0 || (s.synLoss ?? 0) > 0 || this.from.size > 0 || this.to.size > 0 || this.group.size > 0,
+    );
   }
 
-  /** Outbound UDP to `address`: -1 = lost, 0 = send now, > 0 = send after that many ms. */
-  outbound(address: string): number {
+  /** Whether `local` and `remote` are on different sides of the partition. */
+  private split(local: string, remote: string): boolean {
+    if (this.group.size === 0) return false;
+    const a = this.group.get(stripMapped(local));
+    const b = this.group.get(stripMapped(remote));
+    return a !== undefined && b !== undefined && a !== b;
+  }
+
+  /** Outbound UDP from `local` to `address`: -1 = lost, 0 = send now, > 0 = send after that many ms. */
+  outbound(local: string, address: string): number {
     const s = this.spec;
-    if (this.to.has(stripMapped(address)) || ((s.lossOut ?? 0) > 0 && Math.random() < s.lossOut!)) {
+    if (this.to.has(stripMapped(address)) || this.split(local, address) || ((s.lossOut ?? 0) > 0 && Math.random() < s.lossOut!)) {
       this.stats.droppedOut++;
       return -1;
     }
@@ -95,20 +114,20 @@ class Faults {
     return delay;
   }
 
-  /** Inbound UDP from `address`: true = lost. */
-  inboundLost(address: string): boolean {
+  /** Inbound UDP at `local` from `address`: true = lost. */
+  inboundLost(local: string, address: string): boolean {
     const s = this.spec;
-    if (this.from.has(stripMapped(address)) || ((s.lossIn ?? 0) > 0 && Math.random() < s.lossIn!)) {
+    if (this.from.has(stripMapped(address)) || this.split(local, address) || ((s.lossIn ?? 0) > 0 && Math.random() < s.lossIn!)) {
       this.stats.droppedIn++;
       return true;
     }
     return false;
   }
 
-  /** TCP dial to `address`: -1 = never connects (times out), else ms to wait before connecting. */
-  dial(address: string): number {
+  /** TCP dial from `local` to `address`: -1 = never connects (times out), else ms to wait before connecting. */
+  dial(local: string, address: string): number {
     const a = stripMapped(address);
-    if (this.to.has(a) || this.from.has(a)) {
+    if (this.to.has(a) || this.from.has(a) || this.split(local, a)) {
       this.stats.failedDials++;
       return -1;
     }
@@ -154,7 +173,7 @@ function addresses(v: unknown, key: string, source: string): void {
   if (!Array.isArray(v) || !v.every((a) => typeof a === "string" && a !== "")) throw new FaultSpecError(`${key} must be a list of IP addresses`, source);
 }
 
-const KEYS = new Set(["lossOut", "lossIn", "delayMs", "jitterMs", "synLoss", "dropFrom", "dropTo", "blockMs", "file"]);
+const KEYS = new Set(["lossOut", "lossIn", "delayMs", "jitterMs", "synLoss", "dropFrom", "dropTo", "partition", "blockMs", "file"]);
 
 export function validateFaultSpec(raw: unknown, source: string): FaultSpec {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new FaultSpecError("must be a JSON object", source);
@@ -168,6 +187,10 @@ export function validateFaultSpec(raw: unknown, source: string): FaultSpec {
   nonNegative(o.blockMs, "blockMs", source);
   addresses(o.dropFrom, "dropFrom", source);
   addresses(o.dropTo, "dropTo", source);
+  if (o.partition !== undefined) {
+    if (!Array.isArray(o.partition)) throw new FaultSpecError("partition must be a list of address groups", source);
+    o.partition.forEach((g, i) => addresses(g, `partition[${i}]`, source));
+  }
   if (o.file !== undefined && (typeof o.file !== "string" || o.file === "")) throw new FaultSpecError("file must be a path", source);
   return o as FaultSpec;
 }

@@ -244,7 +244,7 @@ export class NetTransport {
           binaryType: "uint8array",
           socket: {
             data(_s, buf, port, address) {
-              if (faults.enabled && faults.inboundLost(address)) return;
+              if (faults.enabled && faults.inboundLost(opts.bindAddress, address)) return;
               opts.onPacket(buf, { address, port });
             },
             error(_s, err) {
@@ -275,7 +275,7 @@ export class NetTransport {
   sendPacket(buf: Uint8Array, address: string, port: number): boolean {
     if (this.closed) return false;
     if (faults.enabled) {
-      const delay = faults.outbound(address);
+      const delay = faults.outbound(this.bindAddress, address);
       // A packet lost on the wire looks sent to its sender.
       if (delay < 0) return true;
       if (delay > 0) {
@@ -302,7 +302,7 @@ export class NetTransport {
   async dial(address: string, port: number, timeoutMs: number): Promise<StreamConn> {
     const peer = formatHostPort(address, port);
     if (this.closed) throw new StreamError("closed", "transport is shut down", peer);
-    if (faults.enabled) timeoutMs = await faultyConnect(address, peer, timeoutMs);
+    if (faults.enabled) timeoutMs = await faultyConnect(this.bindAddress, address, peer, timeoutMs);
     let conn: StreamConn | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -350,8 +350,8 @@ function acceptStream(onStream: (conn: StreamConn) => void): (conn: StreamConn) 
 }
 
 /** Test faults on a dial: waits out a lost SYN, or the whole timeout when the peer is unreachable. Returns the time left. */
-async function faultyConnect(address: string, peer: string, timeoutMs: number): Promise<number> {
-  const wait = faults.dial(address);
+async function faultyConnect(local: string, address: string, peer: string, timeoutMs: number): Promise<number> {
+  const wait = faults.dial(local, address);
   if (wait === 0) return timeoutMs;
   if (wait < 0 || wait >= timeoutMs) {
     await Bun.sleep(timeoutMs);

@@ -120,6 +120,25 @@ describe("gossip fault hook", () => {
     expect(got).toBe(1);
   });
 
+  test("partition: groups reach each other only inside, whatever process the nodes share", async () => {
+    const got: string[] = [];
+    const rec = (who: string) => (_b: Uint8Array, f: PacketSource) => got.push(`${f.address}>${who}`);
+    const a = await transport("127.0.0.2", rec("a"));
+    const b = await transport("127.0.0.3", rec("b"));
+    const c = await transport("127.0.0.4", rec("c"));
+    setFaults({ partition: [["127.0.0.2", "127.0.0.3"], ["127.0.0.4"]] });
+    const one = new Uint8Array(4);
+    a.sendPacket(one, "127.0.0.3", b.port);
+    a.sendPacket(one, "127.0.0.4", c.port);
+    c.sendPacket(one, "127.0.0.2", a.port);
+    c.sendPacket(one, "127.0.0.4", c.port);
+    await Bun.sleep(100);
+    expect(got.sort()).toEqual(["127.0.0.2>b", "127.0.0.4>c"]);
+    const err = await a.dial("127.0.0.4", c.port, 100).catch((e: unknown) => e);
+    expect((err as StreamError).kind).toBe("timeout");
+    (await a.dial("127.0.0.3", b.port, 1000)).close();
+  });
+
   test("synLoss: a connect waits one initial RTO; within a shorter deadline it times out", async () => {
     const a = await transport();
     const b = await transport();
@@ -137,6 +156,7 @@ describe("gossip fault hook", () => {
     expect(() => parseFaultSpec('{"lossOut":1.5}', "t")).toThrow(/lossOut/);
     expect(() => parseFaultSpec('{"dropTo":"127.0.0.1"}', "t")).toThrow(/dropTo/);
     expect(() => parseFaultSpec("{", "t")).toThrow(/not JSON/);
+    expect(() => parseFaultSpec('{"partition":["127.0.0.1"]}', "t")).toThrow(/partition\[0\]/);
     expect(() => setFaults({ delayMs: -1 })).toThrow(/delayMs/);
   });
 });
