@@ -26,6 +26,9 @@ const client = new UpstreamClient({
   directBody: process.env.UP_DIRECT ? process.env.UP_DIRECT === "1" : undefined,
 });
 let next = 0;
+// UP_SIGNAL=0 passes a signal that never aborts instead of req.signal, to measure what the signal costs.
+const useReqSignal = process.env.UP_SIGNAL !== "0";
+const NEVER = new AbortController().signal;
 
 function pathOf(url: string): string {
   return url.slice(url.indexOf("/", 8));
@@ -49,7 +52,7 @@ Bun.serve({
       : (req) => {
           const t = targets[next++ % targets.length]!;
           const body = req.method === "GET" || req.method === "HEAD" ? null : req.body;
-          return client.request(t, req.method, pathOf(req.url), req.headers, body, req.signal).catch(bad);
+          return client.request(t, req.method, pathOf(req.url), req.headers, body, useReqSignal ? req.signal : NEVER).catch(bad);
         },
 });
 

@@ -5,7 +5,7 @@
 import type { Conn } from "./connection.ts";
 import { UpstreamError } from "./errors.ts";
 import { Exchange, type ExchangeEnv } from "./exchange.ts";
-import { HeadWriter, hostHeaderFor } from "./head.ts";
+import { HeadWriter } from "./head.ts";
 import { DEFAULT_LIMITS, type ParserLimits } from "./parser.ts";
 import { Pool } from "./pool.ts";
 
@@ -108,7 +108,7 @@ export class UpstreamClient implements ExchangeEnv {
     if (this.closed) return Promise.reject(new UpstreamError("connect", "client_closed", pool.label));
     if (signal.aborted) return Promise.reject(new UpstreamError("connect", "aborted", pool.label));
     const h = this.head;
-    const text = h.build(method, pathAndQuery, headers, hostHeaderFor(target.host, target.port), body !== null);
+    const text = h.build(method, pathAndQuery, headers, pool.hostHeader, body !== null);
     if (text === null) return Promise.reject(new UpstreamError("connect", "bad_content_length", pool.label));
     return new Exchange(this, pool, method, text, h.mode, h.bodyLength, body, signal).run();
   }
@@ -135,8 +135,7 @@ export class UpstreamClient implements ExchangeEnv {
   /** ExchangeEnv: Latin-1 into the scratch buffer, one write; copied only if the socket cannot take it all. */
   writeHead(conn: Conn, head: string): void {
     if (head.length > this.scratch.length) this.scratch = Buffer.allocUnsafe(Math.max(head.length, this.scratch.length * 2));
-    const n = this.scratch.write(head, 0, "latin1");
-    conn.send(this.scratch.subarray(0, n), true);
+    conn.sendScratch(this.scratch, this.scratch.write(head, 0, "latin1"));
   }
 
   private poolFor(target: UpstreamTarget): Pool {

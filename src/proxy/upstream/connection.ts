@@ -107,6 +107,18 @@ export class Conn {
     this.queue.push(transient ? Uint8Array.prototype.slice.call(buf) : buf);
   }
 
+  /** Writes `n` bytes of a reused scratch buffer; whatever the socket does not take now is copied and queued. */
+  sendScratch(buf: Uint8Array, n: number): void {
+    if (this.state === C_OPEN && this.queue.length === 0) {
+      this.wrote = true;
+      const w = this.socket!.write(buf, 0, n);
+      if (w === n || w < 0) return;
+      this.queue.push(Uint8Array.prototype.slice.call(buf, w, n)); // a copy (Buffer#slice would be a view)
+      return;
+    }
+    if (this.state !== C_CLOSED) this.queue.push(Uint8Array.prototype.slice.call(buf, 0, n));
+  }
+
   /** Resolves once the write queue is empty (or the connection closed). */
   drained(): Promise<void> {
     if (this.queue.length === 0 || this.state === C_CLOSED) return Promise.resolve();

@@ -4,6 +4,7 @@
 
 import { Conn, type ConnOwner } from "./connection.ts";
 import type { Exchange, ExchangePool } from "./exchange.ts";
+import { hostHeaderFor } from "./head.ts";
 import type { ParserLimits } from "./parser.ts";
 
 export interface PoolOptions {
@@ -16,6 +17,8 @@ export interface PoolOptions {
 
 export class Pool implements ConnOwner, ExchangePool {
   readonly label: string;
+  /** Host header for requests whose headers carry none. */
+  readonly hostHeader: string;
   private readonly idle: Conn[] = [];
   private waiters: (Exchange | undefined)[] = [];
   private waitHead = 0;
@@ -30,6 +33,7 @@ export class Pool implements ConnOwner, ExchangePool {
     private readonly o: PoolOptions,
   ) {
     this.label = `${host}:${port}`;
+    this.hostHeader = hostHeaderFor(host, port);
   }
 
   get idleCount(): number {
