@@ -13,6 +13,7 @@ import { GossipCounters, type GossipMetrics } from "./metrics.ts";
 import { type Endpoint, PacketNet } from "./net.ts";
 import { Prober } from "./probe.ts";
 import { pushPullScaleMs, StreamPeer } from "./pushpull.ts";
+import { FailedMembers } from "./reconnect.ts";
 import { TransmitLimitedQueue } from "./queue.ts";
 import { Keyring, secretToKey } from "./security.ts";
 import { IncompatibleVersionError, kRandomNodes, type MemberState, type NodeState, StateTable, type StateEventKind } from "./state.ts";
@@ -40,6 +41,11 @@ export interface MemberlistTimings {
   awarenessMaxMultiplier: number;
   /** Cap of the backoff between join attempts while the node is alone. */
   joinRetryMaxMs: number;
+  /**
+   * How long a member declared dead is still tried (one push/pull with one of them per push/pull round),
+   * so the halves of a partition find each other again. 0 = never (plain memberlist behaviour).
+   */
+  reconnectTimeoutMs: number;
 }
 
 export interface MemberlistOptions extends MemberlistTimings {
@@ -79,6 +85,7 @@ export const LAN_DEFAULTS: Readonly<MemberlistTimings> = Object.freeze({
   tcpTimeoutMs: 10_000,
   awarenessMaxMultiplier: 8,
   joinRetryMaxMs: 30_000,
+  reconnectTimeoutMs: 24 * 3600_000,
 });
 
 export interface Member {
@@ -124,7 +131,7 @@ function checkOptions(o: MemberlistOptions): void {
   for (const k of positive) {
     if (!(o[k] > 0)) throw new MemberlistError(`${k} must be > 0, got ${o[k]}`);
   }
-  for (const k of ["gossipNodes", "indirectChecks", "pushPullIntervalMs", "gossipToTheDeadMs"] as const) {
+  for (const k of ["gossipNodes", "indirectChecks", "pushPullIntervalMs", "gossipToTheDeadMs", "reconnectTimeoutMs"] as const) {
     if (!(o[k] >= 0)) throw new MemberlistError(`${k} must be ≥ 0, got ${o[k]}`);
   }
 }
@@ -151,6 +158,8 @@ export class Memberlist {
   private readonly selfAddr: IpBytes;
   private readonly listeners = new Map<MemberEvent, Set<MemberListener>>();
   private readonly timers = new Set<Timeout>();
+  private readonly failed: FailedMembers;
+  private reconnecting = false;
   private running = true;
   private leaving: Promise<void> | null = null;
 
@@ -186,6 +195,7 @@ export class Memberlist {
     this.port = opts.advertisePort ?? transport.port;
     this.selfAddr = ipToBytes(advertise);
     this.awareness = new Awareness(opts.awarenessMaxMultiplier);
+    this.failed = new FailedMembers(opts.reconnectTimeoutMs, monotonic);
     this.queue = new TransmitLimitedQueue(() => this.table.numNodes, opts.retransmitMult);
     const broadcast = (name: string, msg: Message, onDone?: () => void) => {
       let message: Uint8Array;
@@ -213,7 +223,10 @@ export class Memberlist {
         suspect: (s: Suspect) => broadcast(s.node, { type: "suspect", body: s }),
         dead: (d: Dead, onDone) => broadcast(d.node, { type: "dead", body: d }, onDone),
       },
-      onEvent: (kind, n) => this.emit(kind, n),
+      onEvent: (kind, n) => {
+        this.trackFailed(kind, n);
+        this.emit(kind, n);
+      },
     });
     this.net = new PacketNet({
       keyring,
@@ -534,7 +547,32 @@ export class Memberlist {
     }
   }
 
+  /** Members declared dead are remembered for reconnecting; alive again or left, they are forgotten. */
+  private trackFailed(kind: StateEventKind, n: NodeState): void {
+    if (n.name === this.localName) return;
+    if (kind === "dead") this.failed.failed(n.name, { address: n.address, port: n.port });
+    else if (kind === "leave" || n.state === "alive") this.failed.recovered(n.name);
+  }
+
+  /**
+   * One push/pull with a random member declared dead, in the background (a silent peer holds the dial
+   * for tcpTimeout, which must not stretch the push/pull period), at most one at a time.
+   */
+  private reconnect(): void {
+    if (this.reconnecting || this.table.leaving) return;
+    const m = this.failed.pick();
+    if (!m) return;
+    this.reconnecting = true;
+    this.streams.pushPullNode(m.endpoint, false).then(
+      () => this.log.info("reached a member that was declared dead", { node: m.name, address: `${m.endpoint.address}:${m.endpoint.port}` }),
+      (err) => this.log.debug("reconnect to failed member failed", { node: m.name, err }),
+    ).finally(() => {
+      this.reconnecting = false;
+    });
+  }
+
   private async periodicPushPull(): Promise<void> {
+    this.reconnect();
     const [peer] = kRandomNodes(1, this.table.all(), (n) => n.name === this.localName || n.state !== "alive");
     if (!peer) return;
     try {
