@@ -1,8 +1,8 @@
 // Several test backends in one process (one process per host instead of one per backend).
 //   bun backends.ts <ip:port:name>... [--flap name:halfPeriodMs]
-// Prints {"ready":true} once all listen. A flapping backend closes its port and opens it again every
-// halfPeriodMs (refused connections while down, like a crash-looping service); it prints nothing per flap
-// and reports {"flaps":n} on SIGTERM before exiting.
+// Prints {"ready":true} once all listen. With --flap, SIGUSR1 starts flapping that backend: it closes its
+// port and opens it again every halfPeriodMs (refused connections while down, like a crash-looping
+// service); SIGUSR2 stops flapping (leaving it up) and prints {"flaps":n}.
 import { type BackendHandle, startBackend } from "../../fixtures/backend.ts";
 
 const args = process.argv.slice(2);
@@ -21,6 +21,8 @@ if (flap) {
   const [name, half] = flap.split(":");
   const spec = specs.find((s) => s.name === name);
   if (!spec) throw new Error(`--flap ${flap}: no backend named ${name}`);
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let busy: Promise<void> = Promise.resolve();
   const toggle = async () => {
     const b = running.get(spec.name);
     if (b) {
@@ -31,11 +33,16 @@ if (flap) {
     }
     flaps++;
   };
-  setInterval(() => void toggle(), Number(half));
+  process.on("SIGUSR1", () => {
+    timer ??= setInterval(() => (busy = busy.then(toggle)), Number(half));
+  });
+  process.on("SIGUSR2", async () => {
+    clearInterval(timer);
+    timer = undefined;
+    await busy;
+    if (!running.has(spec.name)) running.set(spec.name, startBackend({ hostname: spec.host, port: spec.port, name: spec.name }));
+    console.log(JSON.stringify({ flaps }));
+  });
 }
 
-process.on("SIGTERM", () => {
-  console.log(JSON.stringify({ flaps }));
-  process.exit(0);
-});
 console.log(JSON.stringify({ ready: true }));

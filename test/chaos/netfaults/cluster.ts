@@ -335,8 +335,8 @@ export function summary(fig: { scenario: string; load: string; faults: string; s
   console.log(`[chaos] ${scenario} | load: ${load} | faults: ${faults} | sent=${sent} failed=${failed}${extra.length ? ` | ${extra.join(" ")}` : ""}`);
 }
 
-/** Reads the first JSON line a helper prints (its "ready"). */
-async function firstLine(proc: Subprocess<"ignore", "pipe", "inherit">, timeoutMs: number): Promise<Record<string, unknown>> {
+/** Reads the next JSON line a helper prints (one at a time: the helper prints nothing in between). */
+export async function nextLine(proc: Subprocess<"ignore", "pipe", "inherit">, timeoutMs: number): Promise<Record<string, unknown>> {
   const reader = proc.stdout.getReader();
   let buf = "";
   const deadline = setTimeout(() => void reader.cancel(), timeoutMs);
@@ -379,7 +379,7 @@ export async function startLoopbackCluster(hosts: HostSpec[], cfg: NodeConfig, o
     await backends.exited;
   };
   try {
-    await firstLine(backends, 10_000);
+    await nextLine(backends, 10_000);
     for (const h of hosts) {
       const seeds = h === hosts[0] ? [] : [`${hosts[0]!.ip}:${GOSSIP_PORT}`];
       const { cmd, logPath, faultFile } = work.nodeCommand(h, work.nodeConfig(h, seeds, cfg, h.ip, h.ip), o.faults ?? {});
