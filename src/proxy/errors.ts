@@ -11,13 +11,14 @@ export function requestId(): string {
   return `${bootId}-${seq.toString(36)}`;
 }
 
-export type ProxyErrorKind = "no_backend" | "bad_gateway" | "timeout" | "too_large" | "bad_request" | "not_allowed";
+export type ProxyErrorKind = "no_backend" | "bad_gateway" | "timeout" | "too_large" | "bad_request" | "not_allowed" | "client_timeout";
 
 const STATUS: Record<ProxyErrorKind, number> = {
   no_backend: 503,
   bad_gateway: 502,
   timeout: 504,
   too_large: 413,
+  client_timeout: 408,
   bad_request: 400,
   not_allowed: 405,
 };
@@ -27,6 +28,7 @@ const TEXT: Record<ProxyErrorKind, string> = {
   bad_gateway: "the backend could not be reached or failed",
   timeout: "the backend did not answer in time",
   too_large: "request body too large",
+  client_timeout: "the request body stopped arriving",
   bad_request: "bad request",
   not_allowed: "method not allowed",
 };

@@ -2,7 +2,8 @@
 // the client goes away or the response headers take too long. Failures come back classified so
 // the server can decide whether another attempt is safe.
 
-import type { TimingWheel } from "../timer/wheel.ts";
+import type { Timeout, TimingWheel } from "../timer/wheel.ts";
+import type { UploadWatch } from "./transfer.ts";
 
 export type AttemptFailure =
   /** Nothing reached the upstream (refused, unreachable, DNS): safe to retry for any method. */
@@ -12,7 +13,9 @@ export type AttemptFailure =
   /** No response headers within the response timeout. */
   | "timeout"
   /** The client went away; nobody is waiting for an answer. */
-  | "client_gone";
+  | "client_gone"
+  /** The client stopped sending its request body (no chunk for idle_timeout). */
+  | "client_stalled";
 
 export interface PeerTls {
   /** PEM CA certificate(s) to verify peers with; absent = the system's CAs. */
@@ -62,12 +65,23 @@ export async function attemptFetch(
   timeoutMs: number,
   wheel: TimingWheel,
   /** TLS options for an https origin (e.g. the CA that signs peer nodes' certificates). */
-  tls?: PeerTls,
+  tls: PeerTls | undefined,
+  /** A watched request body: the response timeout starts once it has been sent. */
+  upload: UploadWatch | null,
 ): Promise<Response | AttemptError> {
   const a = new Attempt(req.signal);
   if (req.signal.aborted) return { failure: "client_gone", code: "aborted" };
   req.signal.addEventListener("abort", a);
-  const timer = wheel.schedule(timeoutMs, a.fire);
+  // Like nginx's proxy_read_timeout, the wait for response headers starts when the request is sent.
+  let timer: Timeout | null = null;
+  if (upload && !upload.done) {
+    upload.onDone = () => {
+      timer = wheel.schedule(timeoutMs, a.fire);
+    };
+    upload.onStall = () => a.controller.abort();
+  } else {
+    timer = wheel.schedule(timeoutMs, a.fire);
+  }
   try {
     const res = await fetch(url, {
       method: req.method,
@@ -85,11 +99,16 @@ export async function attemptFetch(
   } catch (e) {
     a.detach();
     if (req.signal.aborted) return { failure: "client_gone", code: "aborted" };
+    if (upload?.stalled) return { failure: "client_stalled", code: "stalled" };
     if (a.timedOut) return { failure: "timeout", code: "timeout" };
     const code = errorCode(e);
     return { failure: CONNECT_CODES.has(code) ? "connect" : "broken", code };
   } finally {
-    timer.cancel();
+    (timer as Timeout | null)?.cancel();
+    if (upload) {
+      upload.onDone = null;
+      upload.onStall = null;
+    }
   }
 }
 

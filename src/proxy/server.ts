@@ -13,6 +13,7 @@ import { refusal } from "./admit.ts";
 import { attemptFetch, type PeerTls } from "./forward.ts";
 import { NO_BACKEND_HEADER, prepareRequestHeaders, prepareResponseHeaders } from "./headers.ts";
 import { Selection } from "./selection.ts";
+import { UploadWatch, WATCH_RESPONSES_FROM, watchDownload } from "./transfer.ts";
 import { type TunnelData, WebSocketTunnel } from "./websocket.ts";
 import type { ProxyStats, TargetStats } from "./stats.ts";
 
@@ -35,6 +36,15 @@ export interface ProxyDeps {
   peerTls?: PeerTls;
   /** Several processes listen on the same port (workers). */
   reusePort?: boolean;
+}
+
+/** Request bodies above this size (or of unknown size) are watched (see transfer.ts). */
+const WATCH_UPLOADS_FROM = 64 * 1024;
+
+/** A response that may take longer than the idle timeout to drain: unknown or large length. */
+function isLarge(h: Headers): boolean {
+  const cl = h.get("content-length");
+  return cl === null || Number(cl) >= WATCH_RESPONSES_FROM;
 }
 
 function isWebSocketUpgrade(req: Request): boolean {
@@ -188,6 +198,13 @@ export class ProxyServer implements DataPlane {
     const path = pathOf(req.url);
     const method = req.method;
     const body = method === "GET" || method === "HEAD" ? null : req.body;
+    // A body that may take long (unknown or large size) is watched, so a steady upload outlives the
+    // connection idle timer while a stalled one is still cut.
+    let upload: UploadWatch | null = null;
+    if (body !== null) {
+      const cl = req.headers.get("content-length");
+      if (cl === null || Number(cl) > WATCH_UPLOADS_FROM) upload = new UploadWatch(body, server, req, d.cfg.idleTimeoutMs, d.wheel);
+    }
     const idempotent = IDEMPOTENT.has(method);
     const sel = new Selection(router, d.nodeName, fromMember);
     let attempts = 0;
@@ -197,13 +214,17 @@ export class ProxyServer implements DataPlane {
     while (attempts < MAX_ATTEMPTS && sel.next()) {
       if (attempts > 0) {
         // A body that has started to flow cannot be sent again.
-        if (body !== null && (body.locked || req.bodyUsed)) return this.local(502, errorResponse("bad_gateway", requestId()));
+        if (upload ? upload.started || upload.stalled : body !== null && (body.locked || req.bodyUsed)) {
+          upload?.close();
+          return this.local(502, errorResponse("bad_gateway", requestId()));
+        }
         d.stats.recordRetry();
       }
       attempts++;
       const target = this.stats(sel.name);
       const t0 = performance.now();
-      const r = await attemptFetch(sel.origin + path, req, body, d.cfg.responseTimeoutMs, d.wheel, sel.peerName === undefined ? undefined : d.peerTls);
+      const tls = sel.peerName === undefined ? undefined : d.peerTls;
+      const r = await attemptFetch(sel.origin + path, req, upload ? upload.stream() : body, d.cfg.responseTimeoutMs, d.wheel, tls, upload);
 
       if (r instanceof Response) {
         if (sel.peerName !== undefined && r.status === 503 && r.headers.has(NO_BACKEND_HEADER)) {
@@ -212,29 +233,44 @@ export class ProxyServer implements DataPlane {
           sel.exclude();
           continue;
         }
+        upload?.close();
         prepareResponseHeaders(r.headers, trusted);
         d.stats.recordResponse(target, r.status, (performance.now() - t0) / 1000);
+        if (r.body !== null && isLarge(r.headers)) {
+          // Bun sends a JS stream chunked whatever Content-Length says: drop it rather than contradict it.
+          r.headers.delete("content-length");
+          return new Response(watchDownload(r.body, server, req, d.cfg.idleTimeoutMs, d.wheel), { status: r.status, statusText: r.statusText, headers: r.headers });
+        }
         return r;
       }
 
       target.errors.value++;
       switch (r.failure) {
         case "client_gone":
+          upload?.close();
           return new Response(null, { status: 499 });
+        case "client_stalled":
+          upload?.close();
+          return this.local(408, errorResponse("client_timeout", requestId()));
         case "timeout":
+          upload?.close();
           return this.local(504, errorResponse("timeout", requestId()));
         case "connect":
           if (sel.backendIndex >= 0) d.onConnectFailure(sel.name, r.code);
           break;
         case "broken":
           sent = true;
-          if (!idempotent) return this.local(502, errorResponse("bad_gateway", requestId(), { detail: r.code }));
+          if (!idempotent) {
+            upload?.close();
+            return this.local(502, errorResponse("bad_gateway", requestId(), { detail: r.code }));
+          }
           break;
       }
       d.log.debug("upstream attempt failed", { target: sel.name, failure: r.failure, code: r.code });
       sel.exclude();
     }
 
+    upload?.close();
     // Nothing healthy here, or nothing reachable: a forwarding peer may safely try another node.
     if (attempts === 0 || (fromMember && !sent)) {
       return this.local(503, errorResponse("no_backend", requestId(), { retryAfterS: d.retryAfterS, markNoBackend: fromMember }));
