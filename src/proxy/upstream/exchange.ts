@@ -317,7 +317,9 @@ export class Exchange implements ConnUser, EventListenerObject, BodyOwner {
     if (conn === null) return;
     conn.detach();
     conn.resume(); // an idle connection must keep reading, to notice the server closing it
-    if (reusable && conn.keepAlive && conn.isOpen) this.pool.release(conn);
+    // Request bytes still queued (a server that answered without reading all of the body) would
+    // delay the next exchange behind them: such a connection is not reused either.
+    if (reusable && conn.keepAlive && conn.isOpen && conn.writable) this.pool.release(conn);
     else if (reusable) conn.end();
     else conn.destroy();
     if (!reusable) this.dropBody();

@@ -347,6 +347,31 @@ describe("UpstreamClient against raw servers", () => {
     expect(s.conns.length).toBe(2);
   });
 
+  test("bytes after the end of a response: that connection is not reused", async () => {
+    const s = raw((sock, _head, conn) => sock.write(`HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n${conn.id}GARBAGE`));
+    const c = newClient();
+    expect(await (await c.request(s.target, "GET", "/", new Headers(), null, never)).text()).toBe("0");
+    expect(await (await c.request(s.target, "GET", "/", new Headers(), null, never)).text()).toBe("1");
+    expect(s.conns.length).toBe(2);
+  });
+
+  test("an early answer to an upload that is not read: the response arrives, the connection is dropped", async () => {
+    const s = raw((sock, head, conn) => {
+      if (head.startsWith("POST")) {
+        sock.pause(); // reads no more of the body
+        sock.write("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n");
+      } else sock.write(`HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n${conn.id}`);
+    });
+    const c = newClient();
+    const data = pattern(32 * 1024 * 1024, 5);
+    for (const headers of [new Headers({ "content-length": String(data.length) }), new Headers()]) {
+      const r = await c.request(s.target, "POST", "/", headers, slowBody(data, 1024 * 1024).stream, never);
+      expect(r.status).toBe(413);
+    }
+    expect(await (await c.request(s.target, "GET", "/", new Headers(), null, never)).text()).toBe("2");
+    expect(s.conns.length).toBe(3);
+  });
+
   test("a reused connection the server dropped is retried once on a fresh one", async () => {
     // Keep-alive on the first request, then close the connection when the next request arrives on it
     // without answering (the race with a server's idle timeout).
