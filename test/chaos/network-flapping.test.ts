@@ -1,4 +1,4 @@
-// Flapping backend: 3 node processes (loopback 127.0.43.11–13; h1 has a steady and a flapping backend,
+// Flapping backend: 3 node processes (loopback 127.x.43.11–13; h1 has a steady and a flapping backend,
 // h2 and h3 one each) under paced load; h1-b2 goes down and up every 500 ms (its port closed and
 // reopened). Health thresholds (rise 2, fall 3, checks every 300 ms) and passive failures damp it,
 // the metadata broadcasts it causes stay bounded (MetaPublisher: at most one per 200 ms), and no
@@ -19,7 +19,7 @@ import {
 const FLAP_S = 20;
 const HALF_PERIOD_MS = 500;
 const RATE = 40;
-const hosts = loopbackHosts("127.0.43", [2, 1, 1]);
+const hosts = loopbackHosts(43, [2, 1, 1]);
 
 describe("flapping backend", () => {
   let c: LoopbackCluster;

@@ -1,4 +1,4 @@
-// Packet loss: 5 node processes (loopback addresses 127.0.41.11–15, one backend each), fast gossip
+// Packet loss: 5 node processes (loopback addresses 127.x.41.11–15, one backend each), fast gossip
 // timings, paced HTTP load over all entry nodes. For a bounded time every node loses p of its outbound
 // UDP gossip packets (so every direction of every link loses p) and p of its outbound TCP connects lose
 // their SYN (one 1 s RTO: push/pull still completes, the TCP-ping fallback mostly misses its deadline).
@@ -20,7 +20,7 @@ import {
 
 const LOSS_S = Number(process.env.CC_CHAOS_LOSS_S ?? 30);
 const RATE = 40;
-const hosts = loopbackHosts("127.0.41", [1, 1, 1, 1, 1]);
+const hosts = loopbackHosts(41, [1, 1, 1, 1, 1]);
 
 describe("gossip packet loss", () => {
   let c: LoopbackCluster;

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { until } from "../helpers/node.ts";
 import { Lab, labAvailable } from "../cluster/multihost/lab.ts";
-import { MembershipWatch, type NodeProc, summary } from "./netfaults/cluster.ts";
+import { allMetrics, gossipDelta, MembershipWatch, type NodeProc, summary } from "./netfaults/cluster.ts";
 import { cut, heal, type LabCluster, labLoad, startLabCluster } from "./netfaults/labcluster.ts";
 import type { LoadOutcome } from "./netfaults/loadgen.ts";
 
@@ -72,6 +72,7 @@ describe.skipIf(!avail.ok)("partition and heal (network namespaces)", () => {
       const B = lab.hosts.slice(3);
       const nA = c.nodes.slice(0, 3);
       const nB = c.nodes.slice(3);
+      const before = await allMetrics(c.nodes);
       const watch = new MembershipWatch(c.nodes, 100);
       const loadMs = 1000 + PART_S * 1000;
       // Side A's client is the lab's client host (it is on neither side of the cut); side B's clients sit
@@ -96,6 +97,7 @@ describe.skipIf(!avail.ok)("partition and heal (network namespaces)", () => {
       heal(A, B);
       const healMs = await c.converged(60_000);
       await watch.stop();
+      const g = gossipDelta(before, await allMetrics(c.nodes));
 
       // Who served whom while cut: side A's clients only from A's backends once B was dead, and vice versa.
       const served = (out: LoadOutcome, side: string[]) =>
@@ -118,6 +120,7 @@ describe.skipIf(!avail.ok)("partition and heal (network namespaces)", () => {
         detection_ms: detectedAt - cutAt,
         cross_side_served_after_detection: crossA + crossB,
         deaths: "the other side's, as they should",
+        suspicions: `${g.suspicionsRaised}/${g.refutations}`,
         heal_ms: Math.round(healMs),
         heal_budget_ms: PUSHPULL_MS + 200,
       });

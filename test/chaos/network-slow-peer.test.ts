@@ -1,4 +1,4 @@
-// Slow peer: 5 node processes (loopback 127.0.44.11–15, one backend each) under paced load; one node's
+// Slow peer: 5 node processes (loopback 127.x.44.11–15, one backend each) under paced load; one node's
 // event loop is blocked for 3 s (SIGUSR2, installed by CLUSTERCLUB_TEST_FAULTS: a GC pause, a stalled
 // VM). The others suspect it and stop routing to it; it wakes, refutes, and nobody declares it dead.
 // No request is lost: the ones in flight on it (or forwarded to it) just take the 3 s longer.
@@ -22,7 +22,7 @@ import {
 
 const BLOCK_MS = 3000;
 const RATE = 40;
-const hosts = loopbackHosts("127.0.44", [1, 1, 1, 1, 1]);
+const hosts = loopbackHosts(44, [1, 1, 1, 1, 1]);
 
 describe("slow peer", () => {
   let c: LoopbackCluster;

@@ -373,10 +373,17 @@ export async function startLoopbackCluster(hosts: HostSpec[], cfg: NodeConfig, o
   const args = hosts.flatMap((h) => h.backends.map((b, k) => `${h.ip}:${BACKEND_PORT + k}:${b}`));
   const backends = Bun.spawn(["bun", BACKENDS, ...args, ...(o.flap ? ["--flap", o.flap] : [])], { stdout: "pipe", stderr: "inherit", stdin: "ignore" });
   const nodes: NodeProc[] = [];
+  // A test process that dies must not leave nodes holding the addresses.
+  const onExit = () => {
+    for (const n of nodes) n.proc.kill("SIGKILL");
+    backends.kill("SIGKILL");
+  };
+  process.on("exit", onExit);
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop()));
     if (backends.exitCode === null) backends.kill("SIGKILL");
     await backends.exited;
+    process.off("exit", onExit);
   };
   try {
     await nextLine(backends, 10_000);
@@ -396,11 +403,17 @@ export async function startLoopbackCluster(hosts: HostSpec[], cfg: NodeConfig, o
   }
 }
 
-/** Hosts h1…hN on <prefix>.11…, each with `backends[i]` backends named h<i>-b<k>. */
-export function loopbackHosts(prefix: string, backends: number[]): HostSpec[] {
+/**
+ * Second octet of this run's loopback addresses (from the pid), so two test runs on one machine (e.g. two
+ * people running the suite) do not fight over the fixed ports.
+ */
+const RUN_OCTET = 50 + (process.pid % 200);
+
+/** Hosts h1…hN on 127.<run>.<scenario>.11…, each with `backends[i]` backends named h<i>-b<k>. */
+export function loopbackHosts(scenario: number, backends: number[]): HostSpec[] {
   return backends.map((n, i) => ({
     name: `h${i + 1}`,
-    ip: `${prefix}.${11 + i}`,
+    ip: `127.${RUN_OCTET}.${scenario}.${11 + i}`,
     backends: Array.from({ length: n }, (_, k) => `h${i + 1}-b${k + 1}`),
   }));
 }
