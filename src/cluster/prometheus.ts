@@ -30,7 +30,7 @@ export class GossipSeries implements Series {
     counter("dropped_total", "Packets and streams dropped, by reason", Object.entries(m.dropped).map(([r, v]) => [{ reason: r }, v]));
     counter("probes_total", "Failure-detector probes sent", [[{}, m.probes]]);
     counter("probe_failures_total", "Probes that got no ack", [[{}, m.probeFailures]]);
-    counter("suspicions_total", "Suspicions this node raised", [[{}, m.suspicionsRaised]]);
+    counter("suspicions_total", "Suspicions this node entered (raised by its own probes or learnt by gossip)", [[{}, m.suspicionsRaised]]);
     counter("refutations_total", "Times this node refuted a suspicion about itself", [[{}, m.refutations]]);
     counter("pushpulls_total", "State exchanges, by outcome", [[{ outcome: "ok" }, m.pushPulls], [{ outcome: "failed" }, m.pushPullFailures]]);
     counter("meta_broadcasts_total", "Metadata updates this node broadcast (healthy count changes)", [[{}, this.metaBroadcasts()]]);
