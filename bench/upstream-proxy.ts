@@ -59,5 +59,8 @@ Bun.serve({
 process.on("SIGUSR2", () => console.log(JSON.stringify({ impl, ...client.stats() })));
 console.log(`upstream-proxy (${impl}) on 127.0.0.1:${cfg.proxy.listen_port}`);
 // Exit through process.exit so `bun --cpu-prof` writes its profile.
-process.on("SIGTERM", () => process.exit(0));
+process.on("SIGTERM", () => {
+  console.log(JSON.stringify({ impl, exit: true, ...client.stats() }));
+  process.exit(0);
+});
 process.on("SIGINT", () => process.exit(0));
