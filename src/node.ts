@@ -53,6 +53,7 @@ const RESTART_KEYS = [
   "proxy.idleTimeoutMs",
   "proxy.maxBodyBytes",
   "proxy.workers",
+  "proxy.upstreamClient",
   "proxy.tls",
   "admin",
 ];
@@ -112,10 +113,12 @@ export class ClusterClubNode {
     const peerTls = config.cluster.tls ? { ca: config.cluster.tlsCa ? readFileSync(config.cluster.tlsCa, "utf8") : undefined } : undefined;
     const onConnectFailure = (address: string, code: string) => this.health.reportConnectFailure(address, code);
     const workers = resolveWorkers(config.proxy.workers);
+    // A silent peer is given about two probe timeouts to accept, then the next node is tried.
+    const peerConnectTimeoutMs = Math.max(200, 2 * config.cluster.probeTimeoutMs);
     if (workers > 1) {
       this.proxy = new WorkerPool({
         count: workers,
-        init: { cfg: config.proxy, nodeName: config.cluster.nodeName, retryAfterS, peerTls, log: currentLogging() },
+        init: { cfg: config.proxy, nodeName: config.cluster.nodeName, retryAfterS, peerTls, peerConnectTimeoutMs, log: currentLogging() },
         stats: this.stats,
         log: this.log.child("workers"),
         onPassiveFailure: onConnectFailure,
@@ -131,6 +134,7 @@ export class ClusterClubNode {
         onConnectFailure,
         retryAfterS,
         peerTls,
+        peerConnectTimeoutMs,
       });
     }
     this.stats.readInFlight = () => this.proxy.inFlight;

@@ -69,6 +69,8 @@ function resolveField(spec: FieldSpec, raw: unknown, path: string, issues: Confi
     }
     case "bool":
       return typeof raw === "boolean" ? raw : bad("true or false");
+    case "enum":
+      return typeof raw === "string" && t.values.includes(raw) ? raw : bad(`one of ${t.values.map((v) => `"${v}"`).join(", ")}`);
     case "string": {
       if (typeof raw !== "string") return bad("a string");
       if (t.nonEmpty && raw.trim() === "") {

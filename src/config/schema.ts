@@ -11,6 +11,7 @@ export type FieldKind =
   | { kind: "duration"; minMs?: number; maxMs?: number }
   | { kind: "int"; min: number; max: number }
   | { kind: "bool" }
+  | { kind: "enum"; values: string[] }
   | { kind: "hostports" }
   | { kind: "strings" }
   | { kind: "cidrs" };
@@ -65,6 +66,7 @@ export const SECTIONS: SectionSpec[] = [
       { key: "idle_timeout", prop: "idleTimeoutMs", type: dur(1000, 255_000), default: () => 60_000, doc: "idle client connections are closed after this" },
       { key: "max_body_bytes", prop: "maxBodyBytes", type: { kind: "int", min: 0, max: Number.MAX_SAFE_INTEGER }, default: () => 0, doc: "largest request body accepted, 0 = unlimited (413 above)" },
       { key: "drain_timeout", prop: "drainTimeoutMs", type: dur(0), default: () => 30_000, doc: "on shutdown, time given to in-flight requests" },
+      { key: "upstream_client", prop: "upstreamClient", type: { kind: "enum", values: ["pooled", "fetch"] }, default: () => "pooled", doc: "HTTP client to backends and plain-HTTP peers: pooled (ours, keep-alive pool) or fetch (Bun's)" },
       { key: "workers", prop: "workers", type: { kind: "int", min: 0, max: 256 }, default: () => 0, doc: "proxy processes sharing the port (0 = one per core, 1 = the node's own process)" },
     ],
   },
@@ -115,6 +117,8 @@ export interface ProxyConfig {
   idleTimeoutMs: number;
   maxBodyBytes: number;
   drainTimeoutMs: number;
+  /** "pooled": our HTTP/1.1 client with keep-alive pools; "fetch": Bun's fetch. */
+  upstreamClient: "pooled" | "fetch";
   /** Proxy processes; 0 = one per core, 1 = in the node's own process. */
   workers: number;
   /** [proxy.tls]: terminate TLS on the proxy listener. */

@@ -3,7 +3,9 @@
 // the server can decide whether another attempt is safe.
 
 import type { Timeout, TimingWheel } from "../timer/wheel.ts";
-import type { UploadWatch } from "./transfer.ts";
+import type { Selection } from "./selection.ts";
+import type { RequestBody } from "./transfer.ts";
+import { type UpstreamClient, UpstreamError } from "./upstream/client.ts";
 
 export type AttemptFailure =
   /** Nothing reached the upstream (refused, unreachable, DNS): safe to retry for any method. */
@@ -58,16 +60,22 @@ class Attempt {
   }
 }
 
-export async function attemptFetch(
-  url: string,
+/**
+ * One attempt at the current pick of `sel`: through the pooled HTTP/1.1 client when one is given
+ * (plain-HTTP upstreams), else through fetch (https peers, or when configured).
+ */
+export async function attempt(
+  sel: Selection,
+  path: string,
   req: Request,
   body: ReadableStream<Uint8Array> | null,
   timeoutMs: number,
   wheel: TimingWheel,
+  client: UpstreamClient | null,
   /** TLS options for an https origin (e.g. the CA that signs peer nodes' certificates). */
   tls: PeerTls | undefined,
   /** A watched request body: the response timeout starts once it has been sent. */
-  upload: UploadWatch | null,
+  upload: RequestBody | null,
 ): Promise<Response | AttemptError> {
   const a = new Attempt(req.signal);
   if (req.signal.aborted) return { failure: "client_gone", code: "aborted" };
@@ -83,7 +91,8 @@ export async function attemptFetch(
     timer = wheel.schedule(timeoutMs, a.fire);
   }
   try {
-    const res = await fetch(url, {
+    if (client) return await client.request(sel.target, req.method, path, req.headers, body, a.controller.signal);
+    return await fetch(sel.origin + path, {
       method: req.method,
       headers: req.headers,
       body,
@@ -95,12 +104,12 @@ export async function attemptFetch(
       tls,
     } as RequestInit);
     // From here the body streams; the client's abort still tears the upstream down (listener kept).
-    return res;
   } catch (e) {
     a.detach();
     if (req.signal.aborted) return { failure: "client_gone", code: "aborted" };
     if (upload?.stalled) return { failure: "client_stalled", code: "stalled" };
     if (a.timedOut) return { failure: "timeout", code: "timeout" };
+    if (e instanceof UpstreamError) return { failure: e.failure, code: e.code };
     const code = errorCode(e);
     return { failure: CONNECT_CODES.has(code) ? "connect" : "broken", code };
   } finally {

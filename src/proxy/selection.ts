@@ -3,6 +3,9 @@
 // The current pick lives in fields, so a request allocates one object whatever its retries.
 
 import type { Router } from "../routing/router.ts";
+import type { UpstreamTarget } from "./upstream/client.ts";
+
+const NO_TARGET: UpstreamTarget = { host: "", port: 0 };
 
 export class Selection {
   /** "http://host:port" of the current pick. */
@@ -13,6 +16,8 @@ export class Selection {
   backendIndex = -1;
   /** Name of the peer node picked, or undefined for a local backend. */
   peerName: string | undefined = undefined;
+  /** host/port of the current pick (the snapshot object itself: no allocation). */
+  target: UpstreamTarget = NO_TARGET;
   private triedBackends: Set<number> | undefined;
   private triedNodes: Set<string> | undefined;
 
@@ -40,12 +45,14 @@ export class Selection {
         this.name = b.address;
         this.backendIndex = b.index;
         this.peerName = undefined;
+        this.target = b;
         return true;
       }
       this.origin = node.origin;
       this.name = `node:${node.name}`;
       this.backendIndex = -1;
       this.peerName = node.name;
+      this.target = node;
       return true;
     }
   }

@@ -10,10 +10,11 @@ import type { Router } from "../routing/router.ts";
 import type { TimingWheel } from "../timer/wheel.ts";
 import { errorResponse, requestId } from "./errors.ts";
 import { refusal } from "./admit.ts";
-import { attemptFetch, type PeerTls } from "./forward.ts";
+import { attempt, type PeerTls } from "./forward.ts";
 import { NO_BACKEND_HEADER, prepareRequestHeaders, prepareResponseHeaders } from "./headers.ts";
 import { Selection } from "./selection.ts";
-import { UploadWatch, WATCH_RESPONSES_FROM, watchDownload } from "./transfer.ts";
+import { UpstreamClient } from "./upstream/client.ts";
+import { RequestBody, WATCH_RESPONSES_FROM, watchDownload } from "./transfer.ts";
 import { type TunnelData, WebSocketTunnel } from "./websocket.ts";
 import type { ProxyStats, TargetStats } from "./stats.ts";
 
@@ -36,7 +37,12 @@ export interface ProxyDeps {
   peerTls?: PeerTls;
   /** Several processes listen on the same port (workers). */
   reusePort?: boolean;
+  /** Connect timeout for forwards to peer nodes: a silent peer must not hold a request for response_timeout. */
+  peerConnectTimeoutMs?: number;
 }
+
+/** Connect timeout for local backends (a connect failure also marks the backend down). */
+const BACKEND_CONNECT_TIMEOUT_MS = 3000;
 
 /** Request bodies above this size (or of unknown size) are watched (see transfer.ts). */
 const WATCH_UPLOADS_FROM = 64 * 1024;
@@ -64,10 +70,16 @@ export class ProxyServer implements DataPlane {
   private readonly via: string;
   private readonly proto: string;
   private redirect: Server<undefined> | undefined;
+  private readonly backendClient: UpstreamClient | null;
+  private readonly peerClient: UpstreamClient | null;
   private readonly targetStats = new Map<string, TargetStats>();
 
   constructor(private readonly d: ProxyDeps) {
     this.via = `1.1 ${d.nodeName}`;
+    // The pooled HTTP/1.1 client serves plain-HTTP upstreams; fetch stays for https peers and as an option.
+    const pooled = d.cfg.upstreamClient === "pooled";
+    this.backendClient = pooled ? new UpstreamClient({ connectTimeoutMs: BACKEND_CONNECT_TIMEOUT_MS }) : null;
+    this.peerClient = pooled && !d.peerTls ? new UpstreamClient({ connectTimeoutMs: d.peerConnectTimeoutMs ?? 1000 }) : null;
     this.proto = d.cfg.tls ? "https" : "http";
     this.websockets = new WebSocketTunnel(d.log);
   }
@@ -149,6 +161,8 @@ export class ProxyServer implements DataPlane {
     await Promise.race([graceful, deadline]);
     clearTimeout(timer);
     await s.stop(true);
+    this.backendClient?.close();
+    this.peerClient?.close();
   }
 
   private stats(name: string): TargetStats {
@@ -198,12 +212,14 @@ export class ProxyServer implements DataPlane {
     const path = pathOf(req.url);
     const method = req.method;
     const body = method === "GET" || method === "HEAD" ? null : req.body;
-    // A body that may take long (unknown or large size) is watched, so a steady upload outlives the
-    // connection idle timer while a stalled one is still cut.
-    let upload: UploadWatch | null = null;
+    // A body can be replayed to another target after a connect failure; one that may take long
+    // (unknown or large size) is also watched, so a steady upload outlives the connection idle timer
+    // while a stalled one is still cut.
+    let upload: RequestBody | null = null;
     if (body !== null) {
       const cl = req.headers.get("content-length");
-      if (cl === null || Number(cl) > WATCH_UPLOADS_FROM) upload = new UploadWatch(body, server, req, d.cfg.idleTimeoutMs, d.wheel);
+      const watched = cl === null || Number(cl) > WATCH_UPLOADS_FROM;
+      upload = new RequestBody(body, server, req, d.cfg.idleTimeoutMs, d.wheel, watched);
     }
     const idempotent = IDEMPOTENT.has(method);
     const sel = new Selection(router, d.nodeName, fromMember);
@@ -213,8 +229,8 @@ export class ProxyServer implements DataPlane {
 
     while (attempts < MAX_ATTEMPTS && sel.next()) {
       if (attempts > 0) {
-        // A body that has started to flow cannot be sent again.
-        if (upload ? upload.started || upload.stalled : body !== null && (body.locked || req.bodyUsed)) {
+        // A body whose start was not kept (too large, or stalled) cannot be sent again.
+        if (upload !== null && !upload.replayable) {
           upload?.close();
           return this.local(502, errorResponse("bad_gateway", requestId()));
         }
@@ -223,8 +239,18 @@ export class ProxyServer implements DataPlane {
       attempts++;
       const target = this.stats(sel.name);
       const t0 = performance.now();
-      const tls = sel.peerName === undefined ? undefined : d.peerTls;
-      const r = await attemptFetch(sel.origin + path, req, upload ? upload.stream() : body, d.cfg.responseTimeoutMs, d.wheel, tls, upload);
+      const local = sel.peerName === undefined;
+      const r = await attempt(
+        sel,
+        path,
+        req,
+        upload ? upload.stream() : body,
+        d.cfg.responseTimeoutMs,
+        d.wheel,
+        local ? this.backendClient : this.peerClient,
+        local ? undefined : d.peerTls,
+        upload,
+      );
 
       if (r instanceof Response) {
         if (sel.peerName !== undefined && r.status === 503 && r.headers.has(NO_BACKEND_HEADER)) {
@@ -233,7 +259,7 @@ export class ProxyServer implements DataPlane {
           sel.exclude();
           continue;
         }
-        upload?.close();
+        upload?.answered();
         prepareResponseHeaders(r.headers, trusted);
         d.stats.recordResponse(target, r.status, (performance.now() - t0) / 1000);
         if (r.body !== null && isLarge(r.headers)) {

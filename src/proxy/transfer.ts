@@ -22,15 +22,28 @@ interface ConnTimeout {
   timeout(req: Request, seconds: number): void;
 }
 
+/** Bytes of a request body kept for a retry: enough for what an attempt reads before it connects. */
+const REPLAY_MAX_BYTES = 256 * 1024;
+
 /**
- * Watches one request body across attempts. Each attempt gets a fresh stream over the same source, so
- * a body that was not read by a failed attempt can still be sent to the next target.
+ * A request body across attempts. Each attempt gets a fresh pull-based stream over the same source;
+ * the first bytes read are kept (up to REPLAY_MAX_BYTES) so that an attempt which read them but never
+ * reached its upstream (a connect failure) can be followed by another one. A watched body (large or of
+ * unknown size) also replaces Bun's idle timer by a stall watchdog until it is complete.
  */
-export class UploadWatch {
+export class RequestBody {
   private reader: ChunkReader | undefined;
   private timer: Timeout | null = null;
-  /** Some bytes were handed to an upstream: the body cannot be sent again. */
-  started = false;
+  /** Chunks read from the source; all of them while replayable, else only those not yet sent on. */
+  private chunks: Uint8Array[] = [];
+  /** Position in the whole body of chunks[0]. */
+  private base = 0;
+  private bytes = 0;
+  private keep = true;
+  /** The one source read in progress: attempts never read the source concurrently. */
+  private reading: Promise<void> | null = null;
+  /** Only the latest attempt's stream may take chunks; an abandoned one gets an error. */
+  private current = 0;
   /** The whole body was read from the client. */
   done = false;
   /** No chunk for idle_timeout: the client stalled. */
@@ -46,34 +59,64 @@ export class UploadWatch {
     private readonly req: Request,
     private readonly idleMs: number,
     private readonly wheel: TimingWheel,
+    /** Watch for stalls and keep Bun's idle timer off until the body is in. */
+    readonly watched: boolean,
   ) {
-    // Bun's own idle timer would cut the upload; the watchdog below takes over until the body is in.
-    server.timeout(req, 0);
-    this.arm();
+    if (watched) {
+      // Bun's own idle timer would cut the upload; the watchdog below takes over until the body is in.
+      server.timeout(req, 0);
+      this.arm();
+    }
+  }
+
+  /** Whether another attempt can be given the whole body from its start. */
+  get replayable(): boolean {
+    return this.keep && !this.stalled;
   }
 
   /** A stream for one attempt; pull-based, so the upstream's pace reaches the client (backpressure). */
   stream(): ReadableStream<Uint8Array> {
+    const token = ++this.current;
+    let pos = 0;
     return new ReadableStream<Uint8Array>(
       {
         pull: async (c) => {
-          this.reader ??= this.source.getReader() as unknown as ChunkReader;
-          const { done, value } = await this.reader.read();
-          if (done) {
-            this.finish();
-            c.close();
-            return;
+          while (pos >= this.base + this.chunks.length) {
+            if (token !== this.current) return c.error(new Error("request body taken by a later attempt"));
+            if (this.done) return c.close();
+            await (this.reading ??= this.readSource());
           }
-          this.started = true;
-          this.arm();
-          c.enqueue(value);
-        },
-        cancel: () => {
-          // The upstream gave up on this attempt; the source stays for a retry only if nothing was read.
+          if (token !== this.current) return c.error(new Error("request body taken by a later attempt"));
+          // Replay what earlier attempts read, then continue with what the source gives.
+          const chunk = this.chunks[pos - this.base]!;
+          pos++;
+          if (!this.keep) {
+            // Not replayable any more: nothing needs what this attempt has taken.
+            this.chunks.splice(0, pos - this.base);
+            this.base = pos;
+          }
+          c.enqueue(chunk);
         },
       },
       { highWaterMark: 0 },
     );
+  }
+
+  private async readSource(): Promise<void> {
+    try {
+      this.reader ??= this.source.getReader() as unknown as ChunkReader;
+      const { done, value } = await this.reader.read();
+      if (done) {
+        this.finish();
+        return;
+      }
+      this.chunks.push(value);
+      this.bytes += value.byteLength;
+      if (this.bytes > REPLAY_MAX_BYTES) this.keep = false;
+      if (this.watched) this.arm();
+    } finally {
+      this.reading = null;
+    }
   }
 
   private arm(): void {
@@ -86,6 +129,7 @@ export class UploadWatch {
     if (this.done) return;
     this.stalled = true;
     void this.reader?.cancel().catch(() => {});
+    this.server.timeout(this.req, Math.min(255, Math.ceil(this.idleMs / 1000)));
     this.onStall?.();
   };
 
@@ -93,17 +137,28 @@ export class UploadWatch {
     this.done = true;
     this.timer?.cancel();
     this.timer = null;
-    this.server.timeout(this.req, Math.min(255, Math.ceil(this.idleMs / 1000)));
+    if (this.watched) this.server.timeout(this.req, Math.min(255, Math.ceil(this.idleMs / 1000)));
     const cb = this.onDone;
     this.onDone = null;
     cb?.();
   }
 
-  /** The exchange ended (answered or failed): stop watching. */
+  /**
+   * The upstream answered: no more attempts, so nothing needs keeping. The body may still be flowing
+   * (e.g. an echo), so the current stream and the stall watchdog carry on until it is complete.
+   */
+  answered(): void {
+    this.keep = false;
+  }
+
+  /** The exchange failed or was answered locally: stop everything. */
   close(): void {
     this.timer?.cancel();
     this.timer = null;
-    if (!this.done) this.server.timeout(this.req, Math.min(255, Math.ceil(this.idleMs / 1000)));
+    this.keep = false;
+    this.current++;
+    this.chunks = [];
+    if (this.watched && !this.done) this.server.timeout(this.req, Math.min(255, Math.ceil(this.idleMs / 1000)));
   }
 }
 

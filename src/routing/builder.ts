@@ -40,6 +40,8 @@ export function buildSnapshot(i: SnapshotInputs): RoutingSnapshot {
     peers.push({
       name: m.name,
       address: m.address,
+      host: m.address,
+      port: meta.meta.proxyPort,
       proxyPort: meta.meta.proxyPort,
       weight: meta.meta.healthy,
       origin: `${i.peerScheme ?? "http"}://${formatHostPort(m.address, meta.meta.proxyPort)}`,
@@ -51,6 +53,8 @@ export function buildSnapshot(i: SnapshotInputs): RoutingSnapshot {
     backends: i.backends.map((b, index) => ({
       index,
       address: b.address,
+      host: b.host,
+      port: b.port,
       origin: `http://${formatHostPort(b.host, b.port)}`,
       healthy: b.status === "up",
     })),

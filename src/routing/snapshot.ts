@@ -6,6 +6,8 @@ export interface LocalBackend {
   /** Index in the configured backend list (stable; keys health and metrics). */
   index: number;
   address: string;
+  host: string;
+  port: number;
   /** "http://host:port", precomputed so the request path only concatenates the path. */
   origin: string;
   healthy: boolean;
@@ -14,6 +16,9 @@ export interface LocalBackend {
 export interface PeerNode {
   name: string;
   address: string;
+  /** Same as address; with `port` this is the upstream target for the pooled client. */
+  host: string;
+  port: number;
   proxyPort: number;
   /** Healthy backend count the peer publishes; 0 = gets no traffic. */
   weight: number;

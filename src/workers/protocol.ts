@@ -13,6 +13,7 @@ export interface WorkerInit {
   nodeName: string;
   retryAfterS: number;
   peerTls?: PeerTls;
+  peerConnectTimeoutMs: number;
   snapshot: RoutingSnapshot;
   log: { level: LogLevel; format: LogFormat };
 }

@@ -34,6 +34,7 @@ async function init(i: WorkerInit): Promise<void> {
     onConnectFailure: (address, code) => send({ t: "passive", address, code }),
     retryAfterS: i.retryAfterS,
     peerTls: i.peerTls,
+    peerConnectTimeoutMs: i.peerConnectTimeoutMs,
     reusePort: true,
   });
   stats.readInFlight = () => server?.inFlight ?? 0;

@@ -240,6 +240,31 @@ describe("failover and health", () => {
     }
   });
 
+  test("regression: a streamed (chunked) upload is replayed to the next backend after a connect failure", async () => {
+    const a = startBackend({ name: "a" });
+    const b = startBackend({ name: "b" });
+    const node = await startNode({ backends: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`], health: 'interval = "30s"' });
+    try {
+      await a.stop();
+      for (let i = 0; i < 4; i++) {
+        const parts = [`part one of ${i};`, "part two;", "part three"];
+        const body = new ReadableStream<Uint8Array>({
+          pull(c) {
+            const p = parts.shift();
+            if (p === undefined) c.close();
+            else c.enqueue(new TextEncoder().encode(p));
+          },
+        });
+        const r = await fetch(`${node.url}/echo`, { method: "POST", body, duplex: "half" } as RequestInit);
+        expect(r.status).toBe(200);
+        expect(await r.text()).toBe(`part one of ${i};part two;part three`);
+      }
+    } finally {
+      await node.stop(0);
+      await b.stop();
+    }
+  });
+
   test("killing one of two backends mid-load loses no request; it recovers after rise checks", async () => {
     const a = startBackend({ name: "a" });
     const b = startBackend({ name: "b" });

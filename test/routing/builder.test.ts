@@ -34,7 +34,7 @@ describe("snapshot builder", () => {
     });
     expect(s.version).toBe(7);
     expect(s.backends.map((b) => b.healthy)).toEqual([true, false]);
-    expect(s.peers).toEqual([{ name: "b", address: "198.18.0.12", proxyPort: 9090, weight: 2, origin: "http://198.18.0.12:9090" }]);
+    expect(s.peers).toEqual([{ name: "b", address: "198.18.0.12", host: "198.18.0.12", port: 9090, proxyPort: 9090, weight: 2, origin: "http://198.18.0.12:9090" }]);
     // Every other member's address counts for loop prevention, whatever its state; ours does not.
     expect(s.memberAddresses.sort()).toEqual(["198.18.0.12", "198.18.0.13", "198.18.0.14", "198.18.0.15", "198.18.0.16", "198.18.0.17"]);
     expect(s.memberNames).toContain("a");

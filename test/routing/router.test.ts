@@ -9,10 +9,20 @@ function snap(selfHealthy: number, peers: [string, number][]): RoutingSnapshot {
     backends: Array.from({ length: Math.max(selfHealthy, 1) }, (_, i) => ({
       index: i,
       address: `127.0.0.1:${1000 + i}`,
+      host: "127.0.0.1",
+      port: 1000 + i,
       origin: `http://127.0.0.1:${1000 + i}`,
       healthy: i < selfHealthy,
     })),
-    peers: peers.map(([name, weight], i) => ({ name, address: `198.18.0.${i + 2}`, proxyPort: 8080, weight, origin: `http://198.18.0.${i + 2}:8080` })),
+    peers: peers.map(([name, weight], i) => ({
+      name,
+      address: `198.18.0.${i + 2}`,
+      host: `198.18.0.${i + 2}`,
+      port: 8080,
+      proxyPort: 8080,
+      weight,
+      origin: `http://198.18.0.${i + 2}:8080`,
+    })),
     memberAddresses: peers.map((_, i) => `198.18.0.${i + 2}`),
     memberNames: ["self", ...peers.map(([n]) => n)],
   };
