@@ -72,6 +72,8 @@ export class ProxyServer implements DataPlane {
   private redirect: Server<undefined> | undefined;
   private readonly backendClient: UpstreamClient | null;
   private readonly peerClient: UpstreamClient | null;
+  /** Peers we may hold pooled connections to: address → proxy port. */
+  private readonly peerTargets = new Map<string, number>();
   private readonly targetStats = new Map<string, TargetStats>();
 
   constructor(private readonly d: ProxyDeps) {
@@ -101,8 +103,22 @@ export class ProxyServer implements DataPlane {
     return this.websockets.active;
   }
 
-  /** The router is shared with the control plane in this process: nothing to send. */
-  publish(_snapshot: RoutingSnapshot): void {}
+  /**
+   * A new snapshot (the router itself is shared with the control plane in this process). A peer that
+   * left the set of alive peers loses its pooled connections at once: requests waiting on a node that
+   * went silent fail now and are retried elsewhere when safe, instead of waiting for response_timeout.
+   */
+  publish(snapshot: RoutingSnapshot): void {
+    if (!this.peerClient) return;
+    const alive = new Set(snapshot.aliveAddresses);
+    for (const [host, port] of this.peerTargets) {
+      if (!alive.has(host)) {
+        this.peerClient.abandon(host, port);
+        this.peerTargets.delete(host);
+      }
+    }
+    for (const p of snapshot.peers) this.peerTargets.set(p.host, p.port);
+  }
 
   async start(): Promise<void> {
     const cfg = this.d.cfg;

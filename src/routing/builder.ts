@@ -23,6 +23,7 @@ export function buildSnapshot(i: SnapshotInputs): RoutingSnapshot {
   const peers: PeerNode[] = [];
   const memberAddresses = new Set<string>();
   const memberNames: string[] = [];
+  const aliveAddresses: string[] = [];
   for (const m of i.members) {
     memberNames.push(m.name);
     if (m.name === i.nodeName) continue;
@@ -31,6 +32,7 @@ export function buildSnapshot(i: SnapshotInputs): RoutingSnapshot {
     memberAddresses.add(m.address);
     // Only alive members get new traffic.
     if (m.state !== "alive") continue;
+    aliveAddresses.push(m.address);
     const meta = decodeNodeMeta(m.meta);
     if (!meta.ok) {
       i.onInvalidMeta?.(m, meta.reason);
@@ -61,5 +63,6 @@ export function buildSnapshot(i: SnapshotInputs): RoutingSnapshot {
     peers,
     memberAddresses: [...memberAddresses],
     memberNames,
+    aliveAddresses,
   };
 }

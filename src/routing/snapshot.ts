@@ -35,8 +35,10 @@ export interface RoutingSnapshot {
   memberAddresses: string[];
   /** Names of all known members, to recognise our own hops in `Via`. */
   memberNames: string[];
+  /** Addresses of the members that are alive now (whatever their weight). */
+  aliveAddresses: string[];
 }
 
 export function emptySnapshot(nodeName: string): RoutingSnapshot {
-  return { version: 0, nodeName, backends: [], peers: [], memberAddresses: [], memberNames: [] };
+  return { version: 0, nodeName, backends: [], peers: [], memberAddresses: [], memberNames: [], aliveAddresses: [] };
 }

@@ -125,6 +125,9 @@ describe.skipIf(!avail.ok)("partition and heal (network namespaces)", () => {
         heal_budget_ms: PUSHPULL_MS + 200,
       });
       for (const l of [la!, lb4!, lb5!]) if (l.errors.length > 0) console.log(l.errors.slice(0, 5).join("\n"));
+      // Before detection too: a request on a connection to a node that went silent is retried on another
+      // node as soon as that node is suspected, and a new connection to it times out in ~2 probe timeouts.
+      expect(fa.before + fb4.before + fb5.before).toBe(0);
       expect(fa.after + fb4.after + fb5.after).toBe(0);
       expect(crossA + crossB).toBe(0);
       // One cluster again within one push/pull interval plus a gossip round (and the watcher's poll);

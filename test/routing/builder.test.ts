@@ -39,6 +39,7 @@ describe("snapshot builder", () => {
     expect(s.memberAddresses.sort()).toEqual(["198.18.0.12", "198.18.0.13", "198.18.0.14", "198.18.0.15", "198.18.0.16", "198.18.0.17"]);
     expect(s.memberNames).toContain("a");
     expect(invalid).toEqual(["g"]);
+    expect(s.aliveAddresses.sort()).toEqual(["198.18.0.12", "198.18.0.15", "198.18.0.17"]);
   });
 
   test("IPv6 members get a bracketed origin", () => {

@@ -25,6 +25,7 @@ function snap(selfHealthy: number, peers: [string, number][]): RoutingSnapshot {
     })),
     memberAddresses: peers.map((_, i) => `198.18.0.${i + 2}`),
     memberNames: ["self", ...peers.map(([n]) => n)],
+    aliveAddresses: peers.map((_, i) => `198.18.0.${i + 2}`),
   };
 }
 

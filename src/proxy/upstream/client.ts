@@ -113,6 +113,15 @@ export class UpstreamClient implements ExchangeEnv {
     return new Exchange(this, pool, method, text, h.mode, h.bodyLength, body, signal).run();
   }
 
+  /** Drops every connection to `host:port` now (busy ones fail); a later request starts a new pool. */
+  abandon(host: string, port: number): void {
+    const key = `${host}:${port}`;
+    const pool = this.pools.get(key);
+    if (!pool) return;
+    this.pools.delete(key);
+    pool.abandon();
+  }
+
   /** Closes idle connections now and the others as their exchanges end; later requests are refused. */
   close(): void {
     this.closed = true;

@@ -150,6 +150,13 @@ export class Conn {
     if (s !== null) s.terminate();
   }
 
+  /** Closes the connection at once (RST) and fails the exchange on it, if any, with `code`. */
+  kill(code: string): void {
+    const s = this.socket;
+    this.closed(code);
+    if (s !== null) s.terminate();
+  }
+
   /** Closes an idle connection politely (FIN). */
   end(): void {
     this.user = null;

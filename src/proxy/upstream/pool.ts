@@ -20,6 +20,8 @@ export class Pool implements ConnOwner, ExchangePool {
   /** Host header for requests whose headers carry none. */
   readonly hostHeader: string;
   private readonly idle: Conn[] = [];
+  /** Every open connection (idle or busy), so a pool can be abandoned at once. */
+  private readonly conns = new Set<Conn>();
   private waiters: (Exchange | undefined)[] = [];
   private waitHead = 0;
   private closing = false;
@@ -95,6 +97,7 @@ export class Pool implements ConnOwner, ExchangePool {
 
   connClosed(conn: Conn): void {
     this.open--;
+    this.conns.delete(conn);
     const i = conn.idleIndex;
     if (i >= 0) {
       const last = this.idle.pop()!;
@@ -133,7 +136,19 @@ export class Pool implements ConnOwner, ExchangePool {
   private connect(): Conn {
     this.open++;
     this.created++;
-    return new Conn(this, this.host, this.port, this.o.connectTimeoutMs, this.o.limits);
+    const c = new Conn(this, this.host, this.port, this.o.connectTimeoutMs, this.o.limits);
+    this.conns.add(c);
+    return c;
+  }
+
+  /**
+   * The target is gone (a peer declared suspect or dead): destroys every connection now, busy ones
+   * included, so their exchanges fail at once ("broken", retried elsewhere when safe) instead of
+   * waiting for a response that will not come.
+   */
+  abandon(): void {
+    this.closing = true;
+    for (const c of [...this.conns]) c.kill("target_gone");
   }
 
   private nextWaiter(): Exchange | undefined {
