@@ -60,6 +60,7 @@ process.on("message", (msg: ToWorker) => {
       break;
     case "snapshot":
       router?.install(msg.snapshot);
+      server?.publish(msg.snapshot);
       break;
     case "config":
       server?.setConfig(msg.cfg);
