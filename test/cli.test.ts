@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startBackend } from "./fixtures/backend.ts";
-import { startNode, until } from "./helpers/node.ts";
+import { freePort, startNode, until } from "./helpers/node.ts";
 
 const MAIN = join(import.meta.dir, "../src/main.ts");
 const dir = mkdtempSync(join(tmpdir(), "cc-cli-"));
@@ -26,12 +26,6 @@ async function runAsync(args: string[]) {
   return { code: await p.exited, out, err };
 }
 
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
-}
 
 describe("CLI", () => {
   test("--check on the example config prints the resolved config and exits 0", () => {

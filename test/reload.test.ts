@@ -4,16 +4,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startBackend } from "./fixtures/backend.ts";
-import { until } from "./helpers/node.ts";
+import { freePort, until } from "./helpers/node.ts";
 
 const MAIN = join(import.meta.dir, "../src/main.ts");
 
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
-}
 
 function configText(proxyPort: number, adminPort: number, backends: number[], extra = ""): string {
   return `[cluster]\nlisten_port = 0\nbind_address = "127.0.0.1"\n[proxy]\nlisten_port = ${proxyPort}\nbind_address = "127.0.0.1"\n${extra}\n[admin]\nlisten_port = ${adminPort}\n[health]\ninterval = "200ms"\nrise = 1\n${backends.map((p) => `[[backends]]\naddress = "127.0.0.1:${p}"`).join("\n")}\n`;

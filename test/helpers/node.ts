@@ -49,13 +49,15 @@ ${o.backends.map((b) => `[[backends]]\naddress = "${b}"`).join("\n")}
   return node;
 }
 
-/** A port nothing listens on (bound then released). */
-export function deadPort(): number {
+/** A loopback port nothing listens on right now (bound then released): for a dead backend, or to bind next. */
+export function freePort(): number {
   const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const p = l.port;
   l.stop(true);
   return p;
 }
+
+export const deadPort = freePort;
 
 export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 5000, stepMs = 20): Promise<void> {
   const end = performance.now() + timeoutMs;

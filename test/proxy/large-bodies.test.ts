@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
-import { until } from "../helpers/node.ts";
+import { freePort, until } from "../helpers/node.ts";
 
 const GIB = 1024 * 1024 * 1024;
 const RSS_LIMIT = 150 * 1024 * 1024;
@@ -34,12 +34,7 @@ async function peakRss(work: () => Promise<void>): Promise<number> {
 
 beforeAll(async () => {
   backend = startBackend({ name: "big" });
-  const ports = [0, 0].map(() => {
-    const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-    const p = s.port;
-    s.stop(true);
-    return p;
-  });
+  const ports = [freePort(), freePort()];
   const dir = mkdtempSync(join(tmpdir(), "cc-big-"));
   const cfg = join(dir, "c.toml");
   writeFileSync(

@@ -5,16 +5,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
-import { until } from "../helpers/node.ts";
+import { freePort, until } from "../helpers/node.ts";
 
 const MAIN = join(import.meta.dir, "../../src/main.ts");
 
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
-}
 
 interface Status {
   healthy_backends: number;
