@@ -56,6 +56,7 @@ peers = ${JSON.stringify(i === 0 ? [] : ["127.0.0.2:7946"])}
 [proxy]
 bind_address = "${ip}"
 listen_port = 8080
+workers = 1
 [admin]
 bind_address = "${ip}"
 listen_port = 9901
