@@ -13,20 +13,11 @@ import {
 } from "../../src/cluster/codec.ts";
 import { ENCRYPT_OVERHEAD, Keyring } from "../../src/cluster/security.ts";
 import { OUR_VSN, WireError, type Message } from "../../src/cluster/messages.ts";
+import { reasonOf } from "./helpers.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const unhex = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s+/g, ""), "hex"));
 const ip = (...b: number[]) => new Uint8Array(b);
-
-function reasonOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(WireError);
-    return (err as WireError).reason;
-  }
-  throw new Error("expected a WireError");
-}
 
 const samples: Message[] = [
   { type: "ping", body: { seqNo: 300, node: "b" } },

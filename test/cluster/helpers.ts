@@ -1,5 +1,18 @@
 // Shared test helpers for the cluster tests.
+import { expect } from "bun:test";
+import { WireError } from "../../src/cluster/messages.ts";
 import type { Logger } from "../../src/log.ts";
+
+/** Runs `f`, which must throw a WireError; returns its drop reason. */
+export function reasonOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(WireError);
+    return (err as WireError).reason;
+  }
+  throw new Error("expected a WireError");
+}
 
 /** A logger that prints errors only, to keep test output readable. */
 export function quietLogger(): Logger {

@@ -9,6 +9,7 @@ import {
   secretToKey,
 } from "../../src/cluster/security.ts";
 import { WireError } from "../../src/cluster/messages.ts";
+import { reasonOf } from "./helpers.ts";
 
 const unhex = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -24,16 +25,6 @@ const GO_BLOBS = {
   k32ad: "01000102030405060708090a0b2f67ba77aac5af7ee023f2f9dd800b195b3c6f8b2187eb0383ffef042aa56bf0",
 };
 const GO_AD = new Uint8Array([10, 0, 0, 0, 45]);
-
-function reasonOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(WireError);
-    return (err as WireError).reason;
-  }
-  throw new Error("expected a WireError");
-}
 
 describe("Keyring", () => {
   test("decrypts Go-produced blobs: vsn 1, vsn 0 (PKCS7) and with associated data", () => {

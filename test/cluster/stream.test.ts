@@ -10,18 +10,9 @@ import {
 import { encodeCompress } from "../../src/cluster/codec.ts";
 import { Keyring } from "../../src/cluster/security.ts";
 import { OUR_VSN, WireError, type Message, type PushNodeState } from "../../src/cluster/messages.ts";
+import { reasonOf } from "./helpers.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-
-function reasonOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(WireError);
-    return (err as WireError).reason;
-  }
-  throw new Error("expected a WireError");
-}
 
 function state(i: number, s = 0): PushNodeState {
   return {
