@@ -1,8 +1,7 @@
 // Request rate, error share and latency for the status page, derived from the ProxyStats counters.
 // The proxy only bumps numbers; once per second this samples the cumulative counters and keeps a
 // short ring of samples, so rates and latency quantiles are differences between two samples.
-// The counters are read through their public Prometheus rendering (the only read API they have),
-// which for a handful of series once per second costs nothing worth measuring.
+// The counters are read through ProxyStats.dump(), the same plain-data view workers report with.
 
 import type { ProxyStats } from "../proxy/stats.ts";
 
@@ -48,73 +47,29 @@ export interface TrafficSample {
   latencySum: number;
 }
 
-interface SeriesReader {
-  render(out: string[]): void;
-}
-
-export interface Reading {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses the Prometheus text lines our own registry writes (`name{k="v",...} value`). */
-export function parseSeries(lines: readonly string[]): Reading[] {
-  const out: Reading[] = [];
-  for (const line of lines) {
-    if (line === "" || line.startsWith("#")) continue;
-    const brace = line.indexOf("{");
-    const space = line.lastIndexOf(" ");
-    if (space < 0) continue;
-    const labels: Record<string, string> = {};
-    let name: string;
-    if (brace >= 0 && brace < space) {
-      name = line.slice(0, brace);
-      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-      const body = line.slice(brace + 1, line.lastIndexOf("}"));
-      for (let m = re.exec(body); m; m = re.exec(body)) {
-        labels[m[1]!] = m[2]!.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
-      }
-    } else {
-      name = line.slice(0, space);
-    }
-    const value = Number(line.slice(space + 1));
-    if (Number.isFinite(value)) out.push({ name, labels, value });
-  }
-  return out;
-}
-
-function read(s: SeriesReader): Reading[] {
-  const lines: string[] = [];
-  s.render(lines);
-  return parseSeries(lines);
-}
-
 /** Reads the cumulative counters of a ProxyStats now. */
 export function readStats(stats: ProxyStats, at: number): TrafficSample {
+  const d = stats.dump();
   let requests = 0;
   let errors = 0;
-  for (const r of read(stats.requests)) {
-    requests += r.value;
-    if (r.labels.class === "5xx") errors += r.value;
+  let upstreamErrors = 0;
+  for (const [, byClass, failed] of d.targets) {
+    for (const n of byClass) requests += n;
+    errors += byClass[4] ?? 0; // 5xx
+    upstreamErrors += failed;
   }
   let local = 0;
-  for (const r of read(stats.localAnswers)) {
-    requests += r.value;
-    local += r.value;
-    if (Number(r.labels.status) >= 500) errors += r.value;
+  for (const [status, n] of d.local) {
+    requests += n;
+    local += n;
+    if (status >= 500) errors += n;
   }
-  let upstreamErrors = 0;
-  for (const r of read(stats.upstreamErrors)) upstreamErrors += r.value;
+  // Cumulative bucket counts, then +Inf (= every observation), as Prometheus renders them.
   const buckets: number[] = [];
-  let latencyCount = 0;
-  let latencySum = 0;
-  for (const r of read(stats.latency)) {
-    if (r.name.endsWith("_bucket")) buckets.push(r.value);
-    else if (r.name.endsWith("_count")) latencyCount = r.value;
-    else if (r.name.endsWith("_sum")) latencySum = r.value;
-  }
-  return { at, requests, errors, local, upstreamErrors, buckets, latencyCount, latencySum };
+  let cum = 0;
+  for (const n of d.latency.counts) buckets.push((cum += n));
+  buckets.push(d.latency.count);
+  return { at, requests, errors, local, upstreamErrors, buckets, latencyCount: d.latency.count, latencySum: d.latency.sum };
 }
 
 /**

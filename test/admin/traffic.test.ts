@@ -1,23 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { parseSeries, quantile, TrafficSampler } from "../../src/admin/traffic.ts";
+import { quantile, TrafficSampler } from "../../src/admin/traffic.ts";
 import { ProxyStats } from "../../src/proxy/stats.ts";
-
-describe("parseSeries", () => {
-  test("reads names, escaped labels and values; skips comments", () => {
-    const r = parseSeries([
-      "# HELP x y",
-      "# TYPE x counter",
-      'x{target="a\\"b\\\\c",class="5xx"} 3',
-      "y_count 7",
-      'z_bucket{le="+Inf"} 2',
-    ]);
-    expect(r).toEqual([
-      { name: "x", labels: { target: 'a"b\\c', class: "5xx" }, value: 3 },
-      { name: "y_count", labels: {}, value: 7 },
-      { name: "z_bucket", labels: { le: "+Inf" }, value: 2 },
-    ]);
-  });
-});
 
 describe("quantile", () => {
   const bounds = [0.01, 0.1, 1];
