@@ -42,7 +42,11 @@ const CONNECT_CODES = new Set([
   "DNSResolutionFailed",
 ]);
 
-/** Carries one attempt's abort wiring without allocating closures per request. */
+/**
+ * One attempt's abort wiring: the object is its own listener on the client's signal (no closure for
+ * that); `fire` is the response-timeout callback handed to the wheel. The listener stays after the
+ * answer so a client leaving mid-body still tears the upstream down.
+ */
 class Attempt {
   readonly controller = new AbortController();
   timedOut = false;
