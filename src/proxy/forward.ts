@@ -6,12 +6,17 @@ import type { Timeout, TimingWheel } from "../timer/wheel.ts";
 import type { Selection } from "./selection.ts";
 import type { RequestBody } from "./transfer.ts";
 import { type UpstreamClient, UpstreamError } from "./upstream/client.ts";
+import { isConnectFailureCode } from "./upstream/errors.ts";
 
 export type AttemptFailure =
-  /** Nothing reached the upstream (refused, unreachable, DNS): safe to retry for any method. */
+  /** The socket could not be opened (refused, unreachable, DNS, connect timeout): retry any method; the target is to blame. */
   | "connect"
+  /** Nothing was sent, for a reason of ours: retry any method; the target is not to blame. */
+  | "unsent"
   /** The exchange broke after the request may have been sent: retry only if idempotent. */
   | "broken"
+  /** We refused to write the request (framing we cannot represent): the client's fault. */
+  | "invalid"
   /** No response headers within the response timeout. */
   | "timeout"
   /** The client went away; nobody is waiting for an answer. */
@@ -28,19 +33,6 @@ export interface AttemptError {
   failure: AttemptFailure;
   code: string;
 }
-
-// Error codes Bun's fetch reports when no connection was made.
-const CONNECT_CODES = new Set([
-  "ECONNREFUSED",
-  "ConnectionRefused",
-  "FailedToOpenSocket",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EADDRNOTAVAIL",
-  "DNSResolutionFailed",
-]);
 
 /**
  * One attempt's abort wiring: the object is its own listener on the client's signal (no closure for
@@ -115,7 +107,7 @@ export async function attempt(
     if (a.timedOut) return { failure: "timeout", code: "timeout" };
     if (e instanceof UpstreamError) return { failure: e.failure, code: e.code };
     const code = errorCode(e);
-    return { failure: CONNECT_CODES.has(code) ? "connect" : "broken", code };
+    return { failure: isConnectFailureCode(code) ? "connect" : "broken", code };
   } finally {
     (timer as Timeout | null)?.cancel();
     if (upload) {

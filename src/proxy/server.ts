@@ -197,15 +197,10 @@ export class ProxyServer implements DataPlane {
 
   async handle(req: Request, server: Server<TunnelData>): Promise<Response | undefined> {
     const d = this.d;
-    const refused = refusal(req.method, req.headers);
+    const refused = refusal(req.method, req.headers, d.cfg.maxBodyBytes);
     if (refused) {
       const res = errorResponse(refused.kind, requestId(), { detail: refused.reason });
       return this.local(res.status, res);
-    }
-    const maxBody = d.cfg.maxBodyBytes;
-    if (maxBody > 0) {
-      const cl = req.headers.get("content-length");
-      if (cl !== null && Number(cl) > maxBody) return this.local(413, errorResponse("too_large", requestId()));
     }
     const router = d.router;
     const clientIp = server.requestIP(req)?.address ?? "unknown";
@@ -219,9 +214,7 @@ export class ProxyServer implements DataPlane {
       const upstreamHeaders = new Headers(req.headers);
       prepareRequestHeaders(upstreamHeaders, { clientIp, proto: this.proto, via: this.via, fromMember: trusted });
       const sel = new Selection(router, d.nodeName, fromMember);
-      return this.websockets.upgrade(req, upstreamHeaders, server, sel, pathOf(req.url), d.cfg.responseTimeoutMs, d.peerTls, (name) =>
-        d.onConnectFailure(name, "websocket"),
-      );
+      return this.websockets.upgrade(req, upstreamHeaders, server, sel, pathOf(req.url), d.cfg.responseTimeoutMs, d.peerTls, d.onConnectFailure);
     }
     prepareRequestHeaders(req.headers, { clientIp, proto: this.proto, via: this.via, fromMember: trusted });
 
@@ -297,8 +290,14 @@ export class ProxyServer implements DataPlane {
         case "timeout":
           upload?.close();
           return this.local(504, errorResponse("timeout", requestId()));
+        case "invalid":
+          upload?.close();
+          return this.local(400, errorResponse("bad_request", requestId(), { detail: r.code }));
         case "connect":
+          // The only passive signal about a backend's health: its socket could not be opened.
           if (sel.backendIndex >= 0) d.onConnectFailure(sel.name, r.code);
+          break;
+        case "unsent":
           break;
         case "broken":
           sent = true;

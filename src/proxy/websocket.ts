@@ -7,6 +7,7 @@ import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { Logger } from "../log.ts";
 import { errorResponse, requestId } from "./errors.ts";
 import type { PeerTls } from "./forward.ts";
+import { isConnectFailureCode } from "./upstream/errors.ts";
 import type { Selection } from "./selection.ts";
 
 export interface TunnelData {
@@ -29,8 +30,31 @@ function isWsUrl(origin: string): string {
   return origin.startsWith("https:") ? `wss:${origin.slice(6)}` : `ws:${origin.slice(5)}`;
 }
 
-/** Opens the upstream WebSocket; resolves once open, or with null when it failed before opening. */
-function openUpstream(url: string, headers: Headers, protocols: string[], timeoutMs: number, tls: PeerTls | undefined): Promise<WebSocket | null> {
+/** How opening the upstream WebSocket ended when it did not open. */
+type OpenFailure =
+  /** The socket could not be opened: the only outcome that says something about the target's health. */
+  | { kind: "connect"; code: string }
+  /** The upstream answered the handshake with something other than 101, or dropped it. */
+  | { kind: "refused"; code: string }
+  | { kind: "timeout"; code: string };
+
+function isOpenFailure(r: WebSocket | OpenFailure): r is OpenFailure {
+  return !(r instanceof WebSocket);
+}
+
+/**
+ * Code on the error a failed WebSocket carries (ECONNREFUSED, ECONNRESET…); for a refused handshake,
+ * "status_<n>" from Bun's "Expected 101 status code: <n>", else "handshake_refused".
+ */
+function wsErrorCode(e: Event): string {
+  const err: unknown = e instanceof ErrorEvent ? e.error : undefined;
+  if (err !== null && typeof err === "object" && "code" in err && typeof err.code === "string") return err.code;
+  const status = e instanceof ErrorEvent ? /status code: (\d{3})/.exec(e.message) : null;
+  return status ? `status_${status[1]}` : "handshake_refused";
+}
+
+/** Opens the upstream WebSocket; resolves once open, or with why it did not open. */
+function openUpstream(url: string, headers: Headers, protocols: string[], timeoutMs: number, tls: PeerTls | undefined): Promise<WebSocket | OpenFailure> {
   return new Promise((resolve) => {
     const h: Record<string, string> = {};
     headers.forEach((v, k) => {
@@ -41,20 +65,22 @@ function openUpstream(url: string, headers: Headers, protocols: string[], timeou
     try {
       ws = new WebSocket(url, { headers: h, protocols, tls } as unknown as string[]);
     } catch {
-      return resolve(null);
+      return resolve({ kind: "refused", code: "bad_request" });
     }
     ws.binaryType = "arraybuffer";
+    // Bun's client does not say whether the TCP connect or the handshake timed out: not a health signal.
     const timer = setTimeout(() => {
       ws.close();
-      resolve(null);
+      resolve({ kind: "timeout", code: "timeout" });
     }, timeoutMs);
     ws.onopen = () => {
       clearTimeout(timer);
       resolve(ws);
     };
-    ws.onerror = () => {
+    ws.onerror = (e) => {
       clearTimeout(timer);
-      resolve(null);
+      const code = wsErrorCode(e);
+      resolve(isConnectFailureCode(code) ? { kind: "connect", code } : { kind: "refused", code });
     };
   });
 }
@@ -77,7 +103,7 @@ export class WebSocketTunnel {
     path: string,
     timeoutMs: number,
     peerTls: PeerTls | undefined,
-    onConnectFailure: (name: string) => void,
+    onConnectFailure: (name: string, code: string) => void,
   ): Promise<Response | undefined> {
     const protocolHeader = req.headers.get("sec-websocket-protocol");
     const protocols = protocolHeader ? protocolHeader.split(",").map((p) => p.trim()).filter(Boolean) : [];
@@ -86,8 +112,15 @@ export class WebSocketTunnel {
       tries++;
       const tls = sel.peerName === undefined ? undefined : peerTls;
       const upstream = await openUpstream(isWsUrl(sel.origin) + path, upstreamHeaders, protocols, timeoutMs, tls);
-      if (!upstream) {
-        if (sel.backendIndex >= 0) onConnectFailure(sel.name);
+      if (isOpenFailure(upstream)) {
+        // A handshake the upstream refused is its answer to this client, not a sign of ill health:
+        // the backend stays up and the client gets 502 (or 504), with no retry elsewhere.
+        if (upstream.kind === "timeout") return errorResponse("timeout", requestId(), { detail: "websocket" });
+        // A peer node's 503 means it has no healthy backend after all: nothing was served, try another node.
+        if (upstream.kind === "refused" && !(sel.peerName !== undefined && upstream.code === "status_503")) {
+          return errorResponse("bad_gateway", requestId(), { detail: `websocket ${upstream.code}` });
+        }
+        if (sel.backendIndex >= 0) onConnectFailure(sel.name, upstream.code);
         sel.exclude();
         continue;
       }

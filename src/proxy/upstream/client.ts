@@ -105,11 +105,12 @@ export class UpstreamClient implements ExchangeEnv {
     signal: AbortSignal,
   ): Promise<Response> {
     const pool = this.byTarget.get(target) ?? this.poolFor(target);
-    if (this.closed) return Promise.reject(new UpstreamError("connect", "client_closed", pool.label));
-    if (signal.aborted) return Promise.reject(new UpstreamError("connect", "aborted", pool.label));
+    if (this.closed) return Promise.reject(new UpstreamError("unsent", "client_closed", pool.label));
+    if (signal.aborted) return Promise.reject(new UpstreamError("unsent", "aborted", pool.label));
     const h = this.head;
     const text = h.build(method, pathAndQuery, headers, pool.hostHeader, body !== null);
-    if (text === null) return Promise.reject(new UpstreamError("connect", "bad_content_length", pool.label));
+    // Admission applies the same rule (parseContentLength), so this only guards direct callers.
+    if (text === null) return Promise.reject(new UpstreamError("invalid", "bad_content_length", pool.label));
     return new Exchange(this, pool, method, text, h.mode, h.bodyLength, body, signal).run();
   }
 

@@ -43,6 +43,8 @@ export class Conn {
   keepAlive = true;
   /** Some byte of the current request was handed to an open socket. */
   wrote = false;
+  /** The socket could not be opened (connect error or connect timeout): the target's fault, not ours. */
+  connectFailed = false;
   private paused = false;
   /** For the pool: when it went idle, and where it sits in the idle list. */
   idleSince = 0;
@@ -214,10 +216,13 @@ export class Conn {
 
   onClose(error: Error | undefined): void {
     if (this.state === C_CLOSED) return;
+    // Closed before it ever opened (e.g. reset during the handshake): it could not be opened.
+    if (this.state === C_CONNECTING) this.connectFailed = true;
     this.closed(error ? socketErrorCode(error, "ECONNRESET") : "closed");
   }
 
   onConnectError(error: Error): void {
+    this.connectFailed = true;
     this.closed(socketErrorCode(error, "ECONNREFUSED"));
   }
 
@@ -268,6 +273,7 @@ export class Conn {
 }
 
 function onConnectTimeout(conn: Conn): void {
+  conn.connectFailed = true;
   conn.closed("connect_timeout");
 }
 

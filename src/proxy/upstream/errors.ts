@@ -1,8 +1,35 @@
-// Typed failure of one upstream exchange. `failure` tells the forwarder what is safe to do next:
-// "connect" means no byte of this request reached any server, so any method may be retried elsewhere;
-// "broken" means the request may have been (partly) seen by the upstream.
+// Typed failure of one upstream exchange, classified by where it happened. `failure` tells the
+// forwarder what is safe to do next and whether the target itself is to blame:
+// - "connect": the socket could not be opened (refused, unreachable, reset or timed out while
+//   connecting). Nothing was sent; the only failure that says something about the target's health.
+// - "unsent": nothing was sent, for a reason of ours (the client went away, the client was closed, the
+//   target was abandoned): any method may be retried, and the target is not to blame.
+// - "broken": the connection was open and the request may have been (partly) seen by the upstream.
+// - "invalid": we refused to write the request (framing we cannot represent): the client's fault.
 
-export type UpstreamFailure = "connect" | "broken";
+export type UpstreamFailure = "connect" | "unsent" | "broken" | "invalid";
+
+/**
+ * Socket error codes that mean a connection could not be opened (Bun.connect, fetch, WebSocket).
+ * Anything else happened on an open connection, or is not the target's doing.
+ */
+const CONNECT_CODES = new Set([
+  "ECONNREFUSED",
+  "ConnectionRefused",
+  "FailedToOpenSocket",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "ETIMEDOUT",
+  "DNSResolutionFailed",
+  "connect_timeout",
+]);
+
+export function isConnectFailureCode(code: string): boolean {
+  return CONNECT_CODES.has(code);
+}
 
 export class UpstreamError extends Error {
   override readonly name = "UpstreamError";

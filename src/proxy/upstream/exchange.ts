@@ -256,9 +256,10 @@ export class Exchange implements ConnUser, EventListenerObject, BodyOwner {
       this.pool.acquireFresh(this);
       return;
     }
-    // After a retry, a fresh connection that never opened also counts as "connect": the stale
-    // connection's server had closed it without reading the request.
-    this.fail(conn.wrote ? "broken" : "connect", code);
+    // Only a socket that could not be opened is a connect failure (after a stale-connection retry too:
+    // that server had closed the old one without reading the request). A connection lost after it
+    // opened, or one we tore down ourselves, says nothing about the target's health.
+    this.fail(conn.connectFailed ? "connect" : conn.wrote ? "broken" : "unsent", code);
   }
 
   private responseEnded(): void {
@@ -299,7 +300,7 @@ export class Exchange implements ConnUser, EventListenerObject, BodyOwner {
 
   handleEvent(): void {
     if (this.phase === P_DONE) return;
-    this.abortWith(this.conn !== null && this.conn.wrote ? "broken" : "connect", "aborted");
+    this.abortWith(this.conn !== null && this.conn.wrote ? "broken" : "unsent", "aborted");
   }
 
   private abortWith(failure: UpstreamFailure, code: string): void {

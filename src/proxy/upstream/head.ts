@@ -63,7 +63,7 @@ export class HeadWriter {
       this.bodyLength = -1;
       if (BODY_METHODS.has(method)) text += "content-length: 0\r\n";
     } else if (this.length !== null) {
-      const n = decimal(this.length);
+      const n = parseContentLength(this.length);
       if (n < 0) return null;
       this.mode = BODY_LENGTH;
       this.bodyLength = n;
@@ -83,7 +83,11 @@ export function hostHeaderFor(host: string, port: number): string {
   return port === 80 ? h : `${h}:${port}`;
 }
 
-function decimal(v: string): number {
+/**
+ * A Content-Length this client can send: 1–15 ASCII digits (leading zeros allowed), so the value is an
+ * exact integer; -1 otherwise. Admission applies the same rule, so nothing admitted fails to be written.
+ */
+export function parseContentLength(v: string): number {
   if (v.length === 0 || v.length > 15) return -1;
   let n = 0;
   for (let i = 0; i < v.length; i++) {

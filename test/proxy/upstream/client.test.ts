@@ -483,10 +483,21 @@ describe("UpstreamClient against raw servers", () => {
     await until(() => s.closedCount() === 1);
   });
 
+  test("regression: a Content-Length the client cannot write was a connect failure (it is 'invalid', nothing opened)", async () => {
+    const s = raw(() => {});
+    const h = new Headers({ "content-length": "1234567890123456" });
+    const e = await rejection(newClient().request(s.target, "POST", "/", h, new Blob(["abc"]).stream(), never));
+    expect(e.failure).toBe("invalid");
+    expect(e.code).toBe("bad_content_length");
+    await Bun.sleep(20);
+    expect(s.conns.length).toBe(0);
+  });
+
   test("an already aborted signal rejects without connecting", async () => {
     const s = raw(() => {});
     const e = await rejection(newClient().request(s.target, "GET", "/", new Headers(), null, AbortSignal.abort()));
-    expect(e.failure).toBe("connect");
+    // Nothing was sent, and not because of the server: retryable, but no sign of ill health.
+    expect(e.failure).toBe("unsent");
     await Bun.sleep(20);
     expect(s.conns.length).toBe(0);
   });
