@@ -1,12 +1,11 @@
-// One upstream attempt: fetch with the body streamed, no decompression, no redirects, aborted when
-// the client goes away or the response headers take too long. Failures come back classified so
-// the server can decide whether another attempt is safe.
+// Upstream attempts: the two upstream designs behind one interface (the pooled HTTP/1.1 client, and
+// fetch with a cap on calls in flight), and the abort wiring one request's attempts share. Failures
+// come back classified so the server can decide what is safe next.
 
 import type { Timeout, TimingWheel } from "../timer/wheel.ts";
-import type { Selection } from "./selection.ts";
 import type { RequestBody } from "./transfer.ts";
-import { type UpstreamClient, UpstreamError } from "./upstream/client.ts";
-import { isConnectFailureCode } from "./upstream/errors.ts";
+import { type UpstreamClient, UpstreamError, type UpstreamSignal, type UpstreamTarget } from "./upstream/client.ts";
+import { isConnectFailureCode, socketErrorCode } from "./upstream/errors.ts";
 
 export type AttemptFailure =
   /** The socket could not be opened (refused, unreachable, DNS, connect timeout): retry any method; the target is to blame. */
@@ -34,95 +33,193 @@ export interface AttemptError {
   code: string;
 }
 
-/**
- * One attempt's abort wiring: the object is its own listener on the client's signal (no closure for
- * that); `fire` is the response-timeout callback handed to the wheel. The listener stays after the
- * answer so a client leaving mid-body still tears the upstream down.
- */
-class Attempt {
-  readonly controller = new AbortController();
-  timedOut = false;
-  constructor(private readonly clientSignal: AbortSignal) {}
-  handleEvent(): void {
-    // Client disconnected: abort the upstream side too.
-    this.controller.abort();
-  }
-  fire = (): void => {
-    this.timedOut = true;
-    this.controller.abort();
-  };
-  detach(): void {
-    this.clientSignal.removeEventListener("abort", this);
-  }
+/** One attempt's request, as both upstream designs need it. */
+export interface UpstreamRequest {
+  readonly target: UpstreamTarget;
+  /** "http(s)://host:port" of the target (fetch). */
+  readonly origin: string;
+  readonly method: string;
+  /** Path and query. */
+  readonly path: string;
+  /** Prepared for the upstream (hop-by-hop removed, forwarding fields set). */
+  readonly headers: Headers;
+  readonly body: ReadableStream<Uint8Array> | null;
+  readonly signal: AttemptSignal;
 }
 
+/** An upstream design: sends one attempt, resolves with the response or rejects (classified by `classify`). */
+export interface Upstream {
+  send(r: UpstreamRequest): Promise<Response>;
+  /** Drops pooled connections to a target that went away (a peer no longer alive). */
+  abandon(host: string, port: number): void;
+  close(): void;
+}
+
+const ABORT_EVENT = new Event("abort");
+
 /**
- * One attempt at the current pick of `sel`: through the pooled HTTP/1.1 client when one is given
- * (plain-HTTP upstreams), else through fetch (https peers, or when configured).
+ * The abort side of one request's attempts. It listens on the client's signal once per request and
+ * stands in for an AbortSignal towards the upstream, firing when the client goes away or when the
+ * current attempt's response timeout runs out, so no AbortController is made per attempt.
  */
-export async function attempt(
-  sel: Selection,
-  path: string,
-  req: Request,
-  body: ReadableStream<Uint8Array> | null,
-  timeoutMs: number,
-  wheel: TimingWheel,
-  client: UpstreamClient | null,
-  /** TLS options for an https origin (e.g. the CA that signs peer nodes' certificates). */
-  tls: PeerTls | undefined,
-  /** A watched request body: the response timeout starts once it has been sent. */
-  upload: RequestBody | null,
-): Promise<Response | AttemptError> {
-  const a = new Attempt(req.signal);
-  if (req.signal.aborted) return { failure: "client_gone", code: "aborted" };
-  req.signal.addEventListener("abort", a);
-  // Like nginx's proxy_read_timeout, the wait for response headers starts when the request is sent.
-  let timer: Timeout | null = null;
-  if (upload && !upload.done) {
-    upload.onDone = () => {
-      timer = wheel.schedule(timeoutMs, a.fire);
-    };
-    upload.onStall = () => a.controller.abort();
-  } else {
-    timer = wheel.schedule(timeoutMs, a.fire);
+export class AttemptSignal implements UpstreamSignal, EventListenerObject {
+  /** The current attempt was aborted (client gone, or timed out). */
+  aborted = false;
+  timedOut = false;
+  private listener: EventListenerObject | null = null;
+  private timer: Timeout | null = null;
+  private upload: RequestBody | null = null;
+
+  constructor(
+    private readonly client: AbortSignal,
+    private readonly wheel: TimingWheel,
+  ) {
+    client.addEventListener("abort", this);
   }
-  try {
-    if (client) return await client.request(sel.target, req.method, path, req.headers, body, a.controller.signal);
-    return await fetch(sel.origin + path, {
-      method: req.method,
-      headers: req.headers,
-      body,
-      redirect: "manual",
-      decompress: false,
-      signal: a.controller.signal,
-      // Bun streams a ReadableStream body as chunked when no length is known.
-      duplex: "half",
-      tls,
-    } as RequestInit);
-    // From here the body streams; the client's abort still tears the upstream down (listener kept).
-  } catch (e) {
-    a.detach();
-    if (req.signal.aborted) return { failure: "client_gone", code: "aborted" };
-    if (upload?.stalled) return { failure: "client_stalled", code: "stalled" };
-    if (a.timedOut) return { failure: "timeout", code: "timeout" };
-    if (e instanceof UpstreamError) return { failure: e.failure, code: e.code };
-    const code = errorCode(e);
-    return { failure: isConnectFailureCode(code) ? "connect" : "broken", code };
-  } finally {
-    (timer as Timeout | null)?.cancel();
-    if (upload) {
-      upload.onDone = null;
-      upload.onStall = null;
+
+  get clientGone(): boolean {
+    return this.client.aborted;
+  }
+
+  /**
+   * Arms the next attempt: like nginx's proxy_read_timeout, the wait for response headers starts once
+   * the request is sent, so with a body still arriving it starts when the body is complete.
+   */
+  begin(timeoutMs: number, upload: RequestBody | null): void {
+    this.aborted = this.client.aborted;
+    this.timedOut = false;
+    if (upload !== null && !upload.done) {
+      this.upload = upload;
+      upload.onDone = () => {
+        this.timer = this.wheel.schedule(timeoutMs, this.fire);
+      };
+      upload.onStall = () => this.abort();
+    } else {
+      this.timer = this.wheel.schedule(timeoutMs, this.fire);
     }
   }
+
+  /** The attempt has its answer (or failed): the response timeout no longer applies. */
+  end(): void {
+    this.timer?.cancel();
+    this.timer = null;
+    const u = this.upload;
+    if (u !== null) {
+      u.onDone = null;
+      u.onStall = null;
+      this.upload = null;
+    }
+  }
+
+  /** How a rejected attempt failed, from what this signal saw and the error. */
+  classify(e: unknown): AttemptError {
+    if (this.client.aborted) return { failure: "client_gone", code: "aborted" };
+    if (this.upload?.stalled) return { failure: "client_stalled", code: "stalled" };
+    if (this.timedOut) return { failure: "timeout", code: "timeout" };
+    if (e instanceof UpstreamError) return { failure: e.failure, code: e.code };
+    const code = socketErrorCode(e, "unknown");
+    return { failure: isConnectFailureCode(code) ? "connect" : "broken", code };
+  }
+
+  addEventListener(_type: "abort", listener: EventListenerObject): void {
+    this.listener = listener;
+  }
+
+  removeEventListener(_type: "abort", listener: EventListenerObject): void {
+    if (this.listener === listener) this.listener = null;
+  }
+
+  /** The client's signal fired. */
+  handleEvent(): void {
+    this.abort();
+  }
+
+  private readonly fire = (): void => {
+    this.timer = null;
+    this.timedOut = true;
+    this.abort();
+  };
+
+  private abort(): void {
+    this.aborted = true;
+    const l = this.listener;
+    this.listener = null;
+    l?.handleEvent(ABORT_EVENT);
+  }
 }
 
-function errorCode(e: unknown): string {
-  if (e && typeof e === "object") {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string") return code;
-    const name = (e as { name?: unknown }).name;
-    if (typeof name === "string") return name;
+/** The pooled HTTP/1.1 client (plain-HTTP upstreams). */
+export class PooledUpstream implements Upstream {
+  constructor(private readonly client: UpstreamClient) {}
+
+  send(r: UpstreamRequest): Promise<Response> {
+    return this.client.request(r.target, r.method, r.path, r.headers, r.body, r.signal);
   }
-  return "unknown";
+
+  abandon(host: string, port: number): void {
+    this.client.abandon(host, port);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/**
+ * Bun's fetch, with at most `maxInFlight` calls in flight per process and the rest queued: fetch keeps
+ * about 64 idle sockets per process and churns connections beyond that, so an uncapped burst opens and
+ * closes upstream connections at the rate of requests.
+ */
+export class FetchUpstream implements Upstream {
+  private inFlight = 0;
+  /** FIFO of calls waiting for a slot; `head` is the next one. */
+  private waiting: (() => void)[] = [];
+  private head = 0;
+
+  constructor(
+    private readonly maxInFlight: number,
+    /** TLS options for https origins (e.g. the CA that signs peer nodes' certificates). */
+    private readonly tls: PeerTls | undefined,
+  ) {}
+
+  async send(r: UpstreamRequest): Promise<Response> {
+    if (this.inFlight < this.maxInFlight) this.inFlight++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      if (r.signal.aborted) throw new UpstreamError("unsent", "aborted");
+      const ctrl = new AbortController();
+      r.signal.addEventListener("abort", { handleEvent: () => ctrl.abort() });
+      return await fetch(r.origin + r.path, {
+        method: r.method,
+        headers: r.headers,
+        body: r.body,
+        redirect: "manual",
+        decompress: false,
+        signal: ctrl.signal,
+        // Bun streams a ReadableStream body as chunked when no length is known.
+        duplex: "half",
+        tls: this.tls,
+      } as RequestInit);
+    } finally {
+      this.release();
+    }
+  }
+
+  /** A call has its response headers (its socket is busy only while the body drains): pass the slot on. */
+  private release(): void {
+    const next = this.waiting[this.head];
+    if (next === undefined) {
+      this.inFlight--;
+      return;
+    }
+    if (++this.head === this.waiting.length) {
+      this.waiting = [];
+      this.head = 0;
+    }
+    next();
+  }
+
+  abandon(): void {}
+
+  close(): void {}
 }

@@ -1,5 +1,6 @@
-// The data plane: Bun.serve in, two-tier selection from the current routing snapshot, fetch out,
-// with failover. Steps, in order: admit → mark hop → choose (node, then backend) → attempt → answer.
+// The data plane: Bun.serve in, two-tier selection from the current routing snapshot, an upstream
+// attempt out (forward.ts), with failover. Steps, in order: admit → choose (node, then backend) →
+// attempt/retry → answer, around one ProxyContext per request.
 
 import type { Server } from "bun";
 import type { ProxyConfig } from "../config/schema.ts";
@@ -8,9 +9,10 @@ import type { DataPlane } from "./dataplane.ts";
 import type { Logger } from "../log.ts";
 import type { Router } from "../routing/router.ts";
 import type { TimingWheel } from "../timer/wheel.ts";
-import { errorResponse, requestId } from "./errors.ts";
+import { type ErrorResponseOptions, errorResponse, type ProxyErrorKind, requestId } from "./errors.ts";
 import { refusal } from "./admit.ts";
-import { attempt, type PeerTls } from "./forward.ts";
+import { ProxyContext } from "./context.ts";
+import { type AttemptError, AttemptSignal, FetchUpstream, type PeerTls, PooledUpstream, type Upstream } from "./forward.ts";
 import { NO_BACKEND_HEADER, prepareRequestHeaders, prepareResponseHeaders } from "./headers.ts";
 import { Selection } from "./selection.ts";
 import { UpstreamClient } from "./upstream/client.ts";
@@ -18,7 +20,6 @@ import { RequestBody, WATCH_RESPONSES_FROM, watchDownload } from "./transfer.ts"
 import { type TunnelData, WebSocketTunnel } from "./websocket.ts";
 import type { ProxyStats, TargetStats } from "./stats.ts";
 
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 const MAX_ATTEMPTS = 8;
 
 export interface ProxyDeps {
@@ -43,6 +44,9 @@ export interface ProxyDeps {
 
 /** Connect timeout for local backends (a connect failure also marks the backend down). */
 const BACKEND_CONNECT_TIMEOUT_MS = 3000;
+
+/** upstream_client = "fetch": calls in flight per process, under fetch's ~64 idle sockets so its pool never churns. */
+const FETCH_MAX_IN_FLIGHT = 60;
 
 /** Request bodies above this size (or of unknown size) are watched (see transfer.ts). */
 const WATCH_UPLOADS_FROM = 64 * 1024;
@@ -70,18 +74,21 @@ export class ProxyServer implements DataPlane {
   private readonly via: string;
   private readonly proto: string;
   private redirect: Server<undefined> | undefined;
-  private readonly backendClient: UpstreamClient | null;
-  private readonly peerClient: UpstreamClient | null;
+  /** Local backends and peer nodes: the pooled client for plain HTTP, fetch for https peers or when configured. */
+  private readonly backends: Upstream;
+  private readonly peers: Upstream;
   /** Peers we may hold pooled connections to: address → proxy port. */
   private readonly peerTargets = new Map<string, number>();
   private readonly targetStats = new Map<string, TargetStats>();
 
   constructor(private readonly d: ProxyDeps) {
     this.via = `1.1 ${d.nodeName}`;
-    // The pooled HTTP/1.1 client serves plain-HTTP upstreams; fetch stays for https peers and as an option.
     const pooled = d.cfg.upstreamClient === "pooled";
-    this.backendClient = pooled ? new UpstreamClient({ connectTimeoutMs: BACKEND_CONNECT_TIMEOUT_MS }) : null;
-    this.peerClient = pooled && !d.peerTls ? new UpstreamClient({ connectTimeoutMs: d.peerConnectTimeoutMs ?? 1000 }) : null;
+    this.backends = pooled ? new PooledUpstream(new UpstreamClient({ connectTimeoutMs: BACKEND_CONNECT_TIMEOUT_MS })) : new FetchUpstream(FETCH_MAX_IN_FLIGHT, undefined);
+    this.peers =
+      pooled && !d.peerTls
+        ? new PooledUpstream(new UpstreamClient({ connectTimeoutMs: d.peerConnectTimeoutMs ?? 1000 }))
+        : new FetchUpstream(FETCH_MAX_IN_FLIGHT, d.peerTls);
     this.proto = d.cfg.tls ? "https" : "http";
     this.websockets = new WebSocketTunnel(d.log);
   }
@@ -109,11 +116,10 @@ export class ProxyServer implements DataPlane {
    * went silent fail now and are retried elsewhere when safe, instead of waiting for response_timeout.
    */
   publish(snapshot: RoutingSnapshot): void {
-    if (!this.peerClient) return;
     const alive = new Set(snapshot.aliveAddresses);
     for (const [host, port] of this.peerTargets) {
       if (!alive.has(host)) {
-        this.peerClient.abandon(host, port);
+        this.peers.abandon(host, port);
         this.peerTargets.delete(host);
       }
     }
@@ -177,8 +183,8 @@ export class ProxyServer implements DataPlane {
     await Promise.race([graceful, deadline]);
     clearTimeout(timer);
     await s.stop(true);
-    this.backendClient?.close();
-    this.peerClient?.close();
+    this.backends.close();
+    this.peers.close();
   }
 
   private stats(name: string): TargetStats {
@@ -190,18 +196,18 @@ export class ProxyServer implements DataPlane {
     return t;
   }
 
-  private local(status: number, res: Response): Response {
-    this.d.stats.recordLocal(status);
+  /** The node's own answer for an error kind; the kind carries the status. */
+  private local(kind: ProxyErrorKind, opts?: ErrorResponseOptions): Response {
+    const res = errorResponse(kind, requestId(), opts);
+    this.d.stats.recordLocal(res.status);
     return res;
   }
 
-  async handle(req: Request, server: Server<TunnelData>): Promise<Response | undefined> {
+  /** Admit: refuse what must not be forwarded, decide trust, then forward (or tunnel a WebSocket). */
+  handle(req: Request, server: Server<TunnelData>): Response | Promise<Response | undefined> {
     const d = this.d;
     const refused = refusal(req.method, req.headers, d.cfg.maxBodyBytes);
-    if (refused) {
-      const res = errorResponse(refused.kind, requestId(), { detail: refused.reason });
-      return this.local(res.status, res);
-    }
+    if (refused) return this.local(refused.kind, { detail: refused.reason });
     const router = d.router;
     const clientIp = server.requestIP(req)?.address ?? "unknown";
     // A member's request took its one hop already: serve it here, never forward it again.
@@ -209,16 +215,15 @@ export class ProxyServer implements DataPlane {
     // Only a member's own address vouches for its X-Forwarded-* and internal headers: a Via naming a
     // member can be forged by any client and must cost it balancing, nothing more.
     const trusted = fromMember && router.isMemberAddress(clientIp);
+    const sel = new Selection(router, d.nodeName, fromMember);
+    const info = { clientIp, proto: this.proto, via: this.via, fromMember: trusted };
     if (isWebSocketUpgrade(req)) {
       // The client's handshake fields must stay on `req` for Bun's upgrade; the upstream gets a prepared copy.
       const upstreamHeaders = new Headers(req.headers);
-      prepareRequestHeaders(upstreamHeaders, { clientIp, proto: this.proto, via: this.via, fromMember: trusted });
-      const sel = new Selection(router, d.nodeName, fromMember);
+      prepareRequestHeaders(upstreamHeaders, info);
       return this.websockets.upgrade(req, upstreamHeaders, server, sel, pathOf(req.url), d.cfg.responseTimeoutMs, d.peerTls, d.onConnectFailure);
     }
-    prepareRequestHeaders(req.headers, { clientIp, proto: this.proto, via: this.via, fromMember: trusted });
-
-    const path = pathOf(req.url);
+    prepareRequestHeaders(req.headers, info);
     const method = req.method;
     const body = method === "GET" || method === "HEAD" ? null : req.body;
     // A body can be replayed to another target after a connect failure; one that may take long
@@ -230,92 +235,93 @@ export class ProxyServer implements DataPlane {
       const watched = cl === null || Number(cl) > WATCH_UPLOADS_FROM;
       upload = new RequestBody(body, server, req, d.cfg.idleTimeoutMs, d.wheel, watched);
     }
-    const idempotent = IDEMPOTENT.has(method);
-    const sel = new Selection(router, d.nodeName, fromMember);
-    let attempts = 0;
-    // Whether any attempt may have reached an upstream (otherwise nothing was served anywhere).
-    let sent = false;
+    const signal = new AttemptSignal(req.signal, d.wheel);
+    return this.forward(new ProxyContext(req, server, pathOf(req.url), fromMember, trusted, sel, signal, upload));
+  }
 
-    while (attempts < MAX_ATTEMPTS && sel.next()) {
-      if (attempts > 0) {
-        // A body whose start was not kept (too large, or stalled) cannot be sent again.
-        if (upload !== null && !upload.replayable) {
-          upload?.close();
-          return this.local(502, errorResponse("bad_gateway", requestId()));
-        }
-        d.stats.recordRetry();
-      }
-      attempts++;
+  /** Choose → attempt → retry while it is safe → answer. */
+  private async forward(ctx: ProxyContext): Promise<Response> {
+    const d = this.d;
+    const sel = ctx.sel;
+    while (ctx.attempts < MAX_ATTEMPTS && sel.next()) {
+      if (!ctx.nextBody()) return this.giveUp(ctx, "bad_gateway");
+      if (ctx.attempts > 0) d.stats.recordRetry();
+      ctx.attempts++;
       const target = this.stats(sel.name);
+      const upstream = ctx.local ? this.backends : this.peers;
       const t0 = performance.now();
-      const local = sel.peerName === undefined;
-      const r = await attempt(
-        sel,
-        path,
-        req,
-        upload ? upload.stream() : body,
-        d.cfg.responseTimeoutMs,
-        d.wheel,
-        local ? this.backendClient : this.peerClient,
-        local ? undefined : d.peerTls,
-        upload,
-      );
-
-      if (r instanceof Response) {
-        if (sel.peerName !== undefined && r.status === 503 && r.headers.has(NO_BACKEND_HEADER)) {
-          // The peer has nothing healthy after all: nothing was served, pick another node.
-          void r.body?.cancel();
-          sel.exclude();
-          continue;
-        }
-        upload?.answered();
-        prepareResponseHeaders(r.headers, trusted);
-        d.stats.recordResponse(target, r.status, (performance.now() - t0) / 1000);
-        if (r.body !== null && isLarge(r.headers)) {
-          // Bun sends a JS stream chunked whatever Content-Length says: drop it rather than contradict it.
-          r.headers.delete("content-length");
-          return new Response(watchDownload(r.body, server, req, d.cfg.idleTimeoutMs, d.wheel), { status: r.status, statusText: r.statusText, headers: r.headers });
-        }
-        return r;
+      ctx.signal.begin(d.cfg.responseTimeoutMs, ctx.upload);
+      let r: Response;
+      try {
+        r = await upstream.send(ctx);
+      } catch (e) {
+        const failure = ctx.signal.classify(e);
+        ctx.signal.end();
+        target.errors.value++;
+        const failed = this.afterFailure(ctx, failure);
+        if (failed !== null) return failed;
+        sel.exclude();
+        continue;
       }
-
-      target.errors.value++;
-      switch (r.failure) {
-        case "client_gone":
-          upload?.close();
-          return new Response(null, { status: 499 });
-        case "client_stalled":
-          upload?.close();
-          return this.local(408, errorResponse("client_timeout", requestId()));
-        case "timeout":
-          upload?.close();
-          return this.local(504, errorResponse("timeout", requestId()));
-        case "invalid":
-          upload?.close();
-          return this.local(400, errorResponse("bad_request", requestId(), { detail: r.code }));
-        case "connect":
-          // The only passive signal about a backend's health: its socket could not be opened.
-          if (sel.backendIndex >= 0) d.onConnectFailure(sel.name, r.code);
-          break;
-        case "unsent":
-          break;
-        case "broken":
-          sent = true;
-          if (!idempotent) {
-            upload?.close();
-            return this.local(502, errorResponse("bad_gateway", requestId(), { detail: r.code }));
-          }
-          break;
+      ctx.signal.end();
+      if (!ctx.local && r.status === 503 && r.headers.has(NO_BACKEND_HEADER)) {
+        // The peer has nothing healthy after all: nothing was served, pick another node.
+        void r.body?.cancel();
+        sel.exclude();
+        continue;
       }
-      d.log.debug("upstream attempt failed", { target: sel.name, failure: r.failure, code: r.code });
-      sel.exclude();
+      d.stats.recordResponse(target, r.status, (performance.now() - t0) / 1000);
+      return this.answer(ctx, r);
     }
-
-    upload?.close();
     // Nothing healthy here, or nothing reachable: a forwarding peer may safely try another node.
-    if (attempts === 0 || (fromMember && !sent)) {
-      return this.local(503, errorResponse("no_backend", requestId(), { retryAfterS: d.retryAfterS, markNoBackend: fromMember }));
+    if (ctx.attempts === 0 || (ctx.fromMember && !ctx.sent)) {
+      return this.giveUp(ctx, "no_backend", { retryAfterS: d.retryAfterS, markNoBackend: ctx.fromMember });
     }
-    return this.local(502, errorResponse("bad_gateway", requestId()));
+    return this.giveUp(ctx, "bad_gateway");
+  }
+
+  /** A failed attempt: the answer to give now, or null to try the next target. */
+  private afterFailure(ctx: ProxyContext, f: AttemptError): Response | null {
+    switch (f.failure) {
+      case "client_gone":
+        return this.giveUp(ctx, "client_closed");
+      case "client_stalled":
+        return this.giveUp(ctx, "client_timeout");
+      case "timeout":
+        return this.giveUp(ctx, "timeout");
+      case "invalid":
+        return this.giveUp(ctx, "bad_request", { detail: f.code });
+      case "connect":
+        // The only passive signal about a backend's health: its socket could not be opened.
+        if (ctx.sel.backendIndex >= 0) this.d.onConnectFailure(ctx.sel.name, f.code);
+        break;
+      case "unsent":
+        break;
+      case "broken":
+        ctx.sent = true;
+        if (!ctx.idempotent) return this.giveUp(ctx, "bad_gateway", { detail: f.code });
+        break;
+    }
+    this.d.log.debug("upstream attempt failed", { target: ctx.sel.name, failure: f.failure, code: f.code });
+    return null;
+  }
+
+  /** The upstream's answer goes to the client. */
+  private answer(ctx: ProxyContext, r: Response): Response {
+    ctx.upload?.answered();
+    prepareResponseHeaders(r.headers, ctx.trusted);
+    if (r.body !== null && isLarge(r.headers)) {
+      // Bun sends a JS stream chunked whatever Content-Length says: drop it rather than contradict it.
+      r.headers.delete("content-length");
+      const body = watchDownload(r.body, ctx.server, ctx.req, this.d.cfg.idleTimeoutMs, this.d.wheel);
+      return new Response(body, { status: r.status, statusText: r.statusText, headers: r.headers });
+    }
+    return r;
+  }
+
+  /** No upstream answer: stop the body and answer locally. */
+  private giveUp(ctx: ProxyContext, kind: ProxyErrorKind, opts?: ErrorResponseOptions): Response {
+    ctx.upload?.close();
+    return this.local(kind, opts);
   }
 }

@@ -18,6 +18,16 @@ export interface UpstreamTarget {
   port: number;
 }
 
+/**
+ * What the client needs of an abort signal. An AbortSignal is one; the proxy passes a lighter object of
+ * its own that also fires on the response timeout, so a request allocates no AbortController.
+ */
+export interface UpstreamSignal {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: EventListenerObject): void;
+  removeEventListener(type: "abort", listener: EventListenerObject): void;
+}
+
 export interface UpstreamClientOptions {
   /** Idle keep-alive connections kept per target (default 256). */
   maxIdlePerTarget?: number;
@@ -102,7 +112,7 @@ export class UpstreamClient implements ExchangeEnv {
     pathAndQuery: string,
     headers: Headers,
     body: ReadableStream<Uint8Array> | null,
-    signal: AbortSignal,
+    signal: UpstreamSignal,
   ): Promise<Response> {
     const pool = this.byTarget.get(target) ?? this.poolFor(target);
     if (this.closed) return Promise.reject(new UpstreamError("unsent", "client_closed", pool.label));

@@ -8,6 +8,7 @@
 // reports to, so a request allocates no closures beyond its promise.
 
 import { type BodyChannel, type BodyOwner, DirectBody, QueuedBody } from "./body.ts";
+import type { UpstreamSignal } from "./client.ts";
 import type { Conn, ConnUser } from "./connection.ts";
 import { UpstreamError, type UpstreamFailure } from "./errors.ts";
 import { BODY_CHUNKED, BODY_LENGTH, type BodyMode } from "./head.ts";
@@ -76,7 +77,7 @@ export class Exchange implements ConnUser, EventListenerObject, BodyOwner {
     private readonly bodyMode: BodyMode,
     private readonly bodyLength: number,
     private readonly body: ReadableStream<Uint8Array> | null,
-    private readonly signal: AbortSignal,
+    private readonly signal: UpstreamSignal,
   ) {
     this.promise = new Promise<Response>((resolve, reject) => {
       this.resolve = resolve;

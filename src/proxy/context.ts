@@ -1,0 +1,65 @@
+// One proxied request, as its steps (admit → choose → attempt/retry → answer) share it. It is also the
+// request each attempt hands to the upstream, so an attempt allocates nothing of its own.
+
+import type { Server } from "bun";
+import type { AttemptSignal, UpstreamRequest } from "./forward.ts";
+import type { Selection } from "./selection.ts";
+import type { RequestBody } from "./transfer.ts";
+import type { UpstreamTarget } from "./upstream/client.ts";
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
+export class ProxyContext implements UpstreamRequest {
+  readonly method: string;
+  readonly idempotent: boolean;
+  /** The current attempt's body stream (a fresh one per attempt when the body is replayable). */
+  body: ReadableStream<Uint8Array> | null = null;
+  /** Attempts made so far. */
+  attempts = 0;
+  /** Whether any attempt may have reached an upstream (otherwise nothing was served anywhere). */
+  sent = false;
+
+  constructor(
+    readonly req: Request,
+    readonly server: Server<unknown>,
+    readonly path: string,
+    /** The request came from a cluster member: served here, never forwarded again. */
+    readonly fromMember: boolean,
+    /** The source address is a member's: its forwarding and internal headers are kept. */
+    readonly trusted: boolean,
+    readonly sel: Selection,
+    readonly signal: AttemptSignal,
+    /** The request body across attempts, or null when there is none. */
+    readonly upload: RequestBody | null,
+  ) {
+    this.method = req.method;
+    this.idempotent = IDEMPOTENT.has(this.method);
+  }
+
+  get headers(): Headers {
+    return this.req.headers;
+  }
+
+  get target(): UpstreamTarget {
+    return this.sel.target;
+  }
+
+  get origin(): string {
+    return this.sel.origin;
+  }
+
+  /** Whether the current pick is a local backend (else a peer node). */
+  get local(): boolean {
+    return this.sel.peerName === undefined;
+  }
+
+  /** Prepares the next attempt's body; false when the body cannot be sent again. */
+  nextBody(): boolean {
+    const u = this.upload;
+    if (u === null) return true;
+    // A body whose start was not kept (too large, or stalled) cannot be sent again.
+    if (this.attempts > 0 && !u.replayable) return false;
+    this.body = u.stream();
+    return true;
+  }
+}
