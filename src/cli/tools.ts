@@ -1,7 +1,7 @@
 // Operator subcommands: `keygen`, and `members` / `status`, which read a running node's admin API.
 
 import { defineCommand, runMain } from "citty";
-import { keygen } from "../cluster/security.ts";
+import { keygen } from "../cluster/index.ts";
 
 const adminArgs = {
   admin: { type: "string", default: "127.0.0.1:9901", description: "admin API address of the node (host:port)" },

@@ -4,7 +4,7 @@
 import type { Logger } from "../log.ts";
 import type { Timeout, TimingWheel } from "../timer/wheel.ts";
 import { resolveSeed, type SeedAddress } from "./address.ts";
-import type { Endpoint } from "./net.ts";
+import type { Endpoint } from "./transport.ts";
 import type { PushNodeState } from "./messages.ts";
 
 export class JoinError extends Error {

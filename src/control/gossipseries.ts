@@ -1,7 +1,7 @@
 // The gossip layer's counters as Prometheus series (clusterclub_gossip_*), read at scrape time.
 
 import type { Labels, Series } from "../admin/metrics.ts";
-import type { GossipMetrics } from "./metrics.ts";
+import type { GossipMetrics } from "../cluster/index.ts";
 
 function labelText(labels: Labels): string {
   const keys = Object.keys(labels);
