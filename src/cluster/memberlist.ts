@@ -180,17 +180,16 @@ export class Memberlist {
         bindPort: opts.bindPort ?? 7946,
         logger: (opts.logger ?? createLogger("cluster")).child("transport"),
       }));
-    let self: Memberlist;
     try {
-      const advertise = chooseAdvertiseAddress(transport.bindAddress, opts.advertiseAddress);
-      self = new Memberlist(opts, keyring, transport, advertise);
+      const self = new Memberlist(opts, keyring, transport, chooseAdvertiseAddress(transport.bindAddress, opts.advertiseAddress));
+      transport.start({ packet: (buf, from) => self.net.handlePacket(buf, from), stream: (conn) => void self.handleStream(conn) });
+      self.start();
+      return self;
     } catch (err) {
+      // e.g. metadata over the limit: the sockets must not outlive the failed start
       await transport.close();
       throw err;
     }
-    transport.start({ packet: (buf, from) => self.net.handlePacket(buf, from), stream: (conn) => void self.handleStream(conn) });
-    self.start();
-    return self;
   }
 
   private constructor(opts: MemberlistOptions, keyring: Keyring | null, transport: Transport, advertise: string) {
@@ -207,7 +206,6 @@ export class Memberlist {
     const addr = ipToBytes(advertise);
     if (!addr) throw new AddressError("advertise address must be an IP address", advertise);
     this.selfAddr = addr;
-    this.localMeta();
     this.awareness = new Awareness(opts.awarenessMaxMultiplier);
     this.failed = new FailedMembers(opts.reconnectTimeoutMs, monotonic);
     this.queue = new TransmitLimitedQueue(() => this.table.numNodes, opts.retransmitMult);
@@ -348,7 +346,8 @@ export class Memberlist {
   /** A user message to one node in one packet (Go's SendBestEffort): it may be lost. */
   sendBestEffort(to: Endpoint, msg: Uint8Array): boolean {
     if (!this.running) throw new MemberlistError("send after shutdown");
-    return this.net.sendParts(to, [encodeUser(msg)]);
+    this.counters.msgOut("user");
+    return this.net.sendRaw(to, encodeUser(msg));
   }
 
   /** A user message to one node over a stream (Go's SendReliable); rejects when it could not be sent. */
@@ -454,7 +453,7 @@ export class Memberlist {
     const avail = limit - used;
     if (avail <= overhead + USER_MSG_OVERHEAD) return out;
     for (const m of this.delegate.getBroadcasts(overhead + USER_MSG_OVERHEAD, avail)) {
-      // an empty part crashes Go 0.2.2 — the type byte alone is not empty, but it means nothing
+      // an empty message says nothing; Go's delegate would only see a zero-length slice
       if (m.length > 0) out.push(encodeUser(m));
     }
     return out;

@@ -4,7 +4,7 @@
 import type { Socket, TCPSocketListener } from "bun";
 import type { Logger } from "../log.ts";
 import { errorMessage, formatHostPort } from "../netutil.ts";
-import { type Endpoint, type Stream, StreamError, type Transport, type TransportHandler } from "./transport.ts";
+import { type Endpoint, Inbox, type Stream, StreamError, type Transport, type TransportHandler } from "./transport.ts";
 export class TransportError extends Error {
   constructor(
     message: string,
@@ -24,10 +24,7 @@ interface ConnData {
  * (null at EOF), `write()` never blocks (it queues under backpressure).
  */
 class StreamConn implements Stream {
-  private readonly chunks: Uint8Array[] = [];
-  private waiter: { resolve: (c: Uint8Array | null) => void; reject: (e: Error) => void } | null = null;
-  private ended = false;
-  private failure: StreamError | null = null;
+  private readonly inbox: Inbox;
   private pendingOut: Uint8Array[] = [];
   private endAfterFlush = false;
   private deadlineTimer: ReturnType<typeof setTimeout> | null = null;
@@ -40,6 +37,7 @@ class StreamConn implements Stream {
     readonly remotePort: number,
   ) {
     this.peer = formatHostPort(remoteAddress, remotePort);
+    this.inbox = new Inbox(this.peer);
   }
 
   get closed(): boolean {
@@ -48,18 +46,11 @@ class StreamConn implements Stream {
 
   /** Next received chunk, or null once the peer has closed and everything was read. */
   read(): Promise<Uint8Array | null> {
-    const c = this.chunks.shift();
-    if (c) return Promise.resolve(c);
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.ended) return Promise.resolve(null);
-    if (this.waiter) return Promise.reject(new StreamError("io", "concurrent read", this.peer));
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-    });
+    return this.inbox.read();
   }
 
   write(data: Uint8Array): void {
-    if (this.closedFlag || this.failure) throw this.failure ?? new StreamError("closed", "write on closed stream", this.peer);
+    if (this.closedFlag || this.inbox.error) throw this.inbox.error ?? new StreamError("closed", "write on closed stream", this.peer);
     if (this.pendingOut.length > 0) {
       this.pendingOut.push(data);
       return;
@@ -87,7 +78,7 @@ class StreamConn implements Stream {
   setDeadline(ms: number): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.deadlineTimer = setTimeout(() => {
-      this.fail(new StreamError("timeout", `stream deadline of ${ms} ms exceeded`, this.peer));
+      this.inbox.fail(new StreamError("timeout", `stream deadline of ${ms} ms exceeded`, this.peer));
       this.closeNow();
     }, ms);
   }
@@ -95,14 +86,7 @@ class StreamConn implements Stream {
   // ---- called from the Bun socket handlers ----
 
   onData(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w.resolve(chunk);
-    } else {
-      this.chunks.push(chunk);
-    }
+    this.inbox.push(chunk);
   }
 
   onDrain(): void {
@@ -119,16 +103,11 @@ class StreamConn implements Stream {
   }
 
   onEnd(): void {
-    this.ended = true;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w.resolve(null);
-    }
+    this.inbox.end();
   }
 
   onError(err: Error): void {
-    this.fail(new StreamError("io", err.message, this.peer));
+    this.inbox.fail(new StreamError("io", err.message, this.peer));
   }
 
   onClose(): void {
@@ -136,15 +115,6 @@ class StreamConn implements Stream {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.deadlineTimer = null;
     this.onEnd();
-  }
-
-  private fail(err: StreamError): void {
-    if (!this.failure) this.failure = err;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w.reject(err);
-    }
   }
 
   private closeNow(): void {

@@ -60,3 +60,55 @@ export interface Transport {
   dial(to: Endpoint, timeoutMs: number): Promise<Stream>;
   close(): Promise<void>;
 }
+
+/**
+ * The read side of a Stream, for transport implementations: chunks queue up until read(), which waits
+ * for the next one; end() and fail() settle a waiting read and every later one.
+ */
+export class Inbox {
+  private readonly chunks: Uint8Array[] = [];
+  private waiter: { resolve: (c: Uint8Array | null) => void; reject: (e: Error) => void } | null = null;
+  private ended = false;
+  private failure: StreamError | null = null;
+
+  constructor(private readonly peer: string) {}
+
+  /** The first failure, if any (writes refuse to go on after it). */
+  get error(): StreamError | null {
+    return this.failure;
+  }
+
+  read(): Promise<Uint8Array | null> {
+    const c = this.chunks.shift();
+    if (c) return Promise.resolve(c);
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.ended) return Promise.resolve(null);
+    if (this.waiter) return Promise.reject(new StreamError("io", "concurrent read", this.peer));
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0 || this.ended) return;
+    const w = this.waiter;
+    this.waiter = null;
+    if (w) w.resolve(chunk);
+    else this.chunks.push(chunk);
+  }
+
+  /** Nothing more will arrive: reads drain what is queued, then get null. */
+  end(): void {
+    this.ended = true;
+    const w = this.waiter;
+    this.waiter = null;
+    w?.resolve(null);
+  }
+
+  fail(err: StreamError): void {
+    this.failure ??= err;
+    const w = this.waiter;
+    this.waiter = null;
+    w?.reject(err);
+  }
+}

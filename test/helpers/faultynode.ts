@@ -49,7 +49,7 @@ if (import.meta.main) {
     nodeCommand({
       gossipTransport: (bind) => {
         // Logged here, once logging is configured from the command line.
-        flog.warn("TEST FAULTS ENABLED: gossip packets may be dropped or delayed on purpose", { spec: spec() });
+        flog.warn("TEST FAULTS: gossip packets may be dropped or delayed on purpose", { spec: spec() });
         return faultyNetTransport(bind);
       },
     }),

@@ -3,7 +3,7 @@
 // order; streams are pairs of in-memory pipes. Wrap a transport in FaultyTransport for loss and
 // partitions (give each node its own address so partitions can tell them apart).
 
-import { type Endpoint, type Stream, StreamError, type Transport, type TransportHandler } from "../../src/cluster/index.ts";
+import { type Endpoint, Inbox, type Stream, StreamError, type Transport, type TransportHandler } from "../../src/cluster/index.ts";
 import { formatHostPort } from "../../src/netutil.ts";
 
 export class MemoryNetwork {
@@ -89,17 +89,16 @@ export class MemoryTransport implements Transport {
 /** One end of an in-memory pipe. */
 class MemoryStream implements Stream {
   private other!: MemoryStream;
-  private readonly chunks: Uint8Array[] = [];
-  private waiter: { resolve: (c: Uint8Array | null) => void; reject: (e: Error) => void } | null = null;
-  private ended = false;
-  private failure: StreamError | null = null;
+  private readonly inbox: Inbox;
   private deadline: ReturnType<typeof setTimeout> | null = null;
   closed = false;
 
   private constructor(
     readonly remoteAddress: string,
     readonly remotePort: number,
-  ) {}
+  ) {
+    this.inbox = new Inbox(formatHostPort(remoteAddress, remotePort));
+  }
 
   /** [the dialer's end, the listener's end]. */
   static pair(dialer: Endpoint, listener: Endpoint): [MemoryStream, MemoryStream] {
@@ -115,19 +114,12 @@ class MemoryStream implements Stream {
   }
 
   read(): Promise<Uint8Array | null> {
-    const c = this.chunks.shift();
-    if (c) return Promise.resolve(c);
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.ended) return Promise.resolve(null);
-    if (this.waiter) return Promise.reject(new StreamError("io", "concurrent read", this.peer));
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-    });
+    return this.inbox.read();
   }
 
   write(data: Uint8Array): void {
-    if (this.closed || this.failure) throw this.failure ?? new StreamError("closed", "write on closed stream", this.peer);
-    this.other.receive(data.slice());
+    if (this.closed || this.inbox.error) throw this.inbox.error ?? new StreamError("closed", "write on closed stream", this.peer);
+    this.other.inbox.push(data.slice());
   }
 
   end(): void {
@@ -138,38 +130,15 @@ class MemoryStream implements Stream {
     if (this.closed) return;
     this.closed = true;
     if (this.deadline) clearTimeout(this.deadline);
-    this.finish();
-    this.other.finish();
+    this.inbox.end();
+    this.other.inbox.end();
   }
 
   setDeadline(ms: number): void {
     if (this.deadline) clearTimeout(this.deadline);
     this.deadline = setTimeout(() => {
-      this.fail(new StreamError("timeout", `stream deadline of ${ms} ms exceeded`, this.peer));
+      this.inbox.fail(new StreamError("timeout", `stream deadline of ${ms} ms exceeded`, this.peer));
       this.close();
     }, ms);
-  }
-
-  private receive(chunk: Uint8Array): void {
-    if (this.ended || chunk.length === 0) return;
-    const w = this.waiter;
-    this.waiter = null;
-    if (w) w.resolve(chunk);
-    else this.chunks.push(chunk);
-  }
-
-  /** No more data will come (either side closed). */
-  private finish(): void {
-    this.ended = true;
-    const w = this.waiter;
-    this.waiter = null;
-    w?.resolve(null);
-  }
-
-  private fail(err: StreamError): void {
-    this.failure ??= err;
-    const w = this.waiter;
-    this.waiter = null;
-    w?.reject(err);
   }
 }
