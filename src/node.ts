@@ -3,19 +3,18 @@
 
 import { readFileSync } from "node:fs";
 import pkg from "../package.json" with { type: "json" };
-import { CallbackGauge, Counter, Registry } from "./admin/metrics.ts";
 import { AdminServer } from "./admin/server.ts";
 import { EventHub } from "./admin/events.ts"; // status page
 import { TrafficSampler } from "./admin/traffic.ts"; // status page
 import type { Config } from "./config/schema.ts";
 import { type Member, Memberlist, type NetTransportOptions, type Transport } from "./cluster/index.ts";
-import { GossipSeries } from "./control/gossipseries.ts";
 import { MetaPublisher } from "./control/metapublisher.ts";
 import { decodeNodeMeta, encodeNodeMeta } from "./control/nodemeta.ts";
 import { HealthChecker } from "./health/checker.ts";
 import { availableParallelism } from "node:os";
 import { createLogger, currentLogging, type Logger } from "./log.ts";
-
+import { CallbackGauge, Counter, Registry } from "./metrics/index.ts";
+import { GossipSeries } from "./metrics/gossip.ts";
 import type { DataPlane } from "./proxy/dataplane.ts";
 import { ProxyServer } from "./proxy/server.ts";
 import { WorkerPool } from "./workers/pool.ts";
