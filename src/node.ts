@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import pkg from "../package.json" with { type: "json" };
 import { AdminServer } from "./admin/server.ts";
 import { EventHub } from "./admin/events.ts"; // status page
+import type { MemberStatus, StatusDoc } from "./admin/status.ts";
 import { TrafficSampler } from "./admin/traffic.ts"; // status page
 import type { Config } from "./config/schema.ts";
 import { type Member, Memberlist, type NetTransportOptions, type Transport } from "./cluster/index.ts";
@@ -310,7 +311,7 @@ export class ClusterClubNode {
     return this.stopping;
   }
 
-  status(): Record<string, unknown> {
+  status(): StatusDoc {
     return {
       node: this.config.cluster.nodeName,
       version: VERSION,
@@ -333,7 +334,7 @@ export class ClusterClubNode {
   }
 
   /** Members with their published healthy count and the routing weight this node gives them. */
-  membersStatus(): Record<string, unknown>[] {
+  membersStatus(): MemberStatus[] {
     if (!this.cluster) return [];
     const snap = this.router.snapshot;
     const weights = new Map(snap.peers.map((p) => [p.name, p.weight]));
