@@ -3,18 +3,19 @@
 
 import { readFileSync } from "node:fs";
 import pkg from "../package.json" with { type: "json" };
-import { CallbackGauge, Counter, Registry } from "./admin/metrics.ts";
 import { AdminServer } from "./admin/server.ts";
 import { EventHub } from "./admin/events.ts"; // status page
+import type { MemberStatus, StatusDoc } from "./admin/status.ts";
 import { TrafficSampler } from "./admin/traffic.ts"; // status page
 import type { Config } from "./config/schema.ts";
-import { type Member, Memberlist } from "./cluster/memberlist.ts";
-import { MetaPublisher } from "./cluster/metapublisher.ts";
-import { GossipSeries } from "./cluster/prometheus.ts";
-import { decodeNodeMeta, encodeNodeMeta } from "./cluster/nodemeta.ts";
+import { type Member, Memberlist, type NetTransportOptions, type Transport } from "./cluster/index.ts";
+import { MetaPublisher } from "./control/metapublisher.ts";
+import { decodeNodeMeta, encodeNodeMeta } from "./control/nodemeta.ts";
 import { HealthChecker } from "./health/checker.ts";
 import { availableParallelism } from "node:os";
 import { createLogger, currentLogging, type Logger } from "./log.ts";
+import { CallbackGauge, Counter, Registry } from "./metrics/index.ts";
+import { GossipSeries } from "./metrics/gossip.ts";
 import type { DataPlane } from "./proxy/dataplane.ts";
 import { ProxyServer } from "./proxy/server.ts";
 import { WorkerPool } from "./workers/pool.ts";
@@ -76,6 +77,8 @@ export function resolveWorkers(configured: number): number {
 export interface NodeOptions {
   wheel?: TimingWheel;
   logger?: Logger;
+  /** Builds the gossip transport for the configured bind address and port (default: the engine's sockets). */
+  gossipTransport?: (bind: NetTransportOptions) => Promise<Transport>;
 }
 
 export class ClusterClubNode {
@@ -92,6 +95,7 @@ export class ClusterClubNode {
   private readonly log: Logger;
   private readonly startedAt = Date.now();
   private readonly wheel: TimingWheel;
+  private readonly gossipTransport: NodeOptions["gossipTransport"];
   private readonly meta: MetaPublisher;
   private readonly warnedMeta = new Map<string, string>();
   cluster: Memberlist | undefined;
@@ -106,6 +110,7 @@ export class ClusterClubNode {
     this.log = opts.logger ?? createLogger("node");
     const wheel = opts.wheel ?? defaultWheel;
     this.wheel = wheel;
+    this.gossipTransport = opts.gossipTransport;
     this.meta = new MetaPublisher({ healthy: 0, proxyPort: config.proxy.listenPort }, wheel);
     this.health = new HealthChecker(config.backends, config.health, { wheel, logger: this.log.child("health") });
     this.router = new Router(emptySnapshot(config.cluster.nodeName));
@@ -198,27 +203,29 @@ export class ClusterClubNode {
   private async startCluster(): Promise<void> {
     const c = this.config.cluster;
     if (!c.sharedKey) this.log.warn("cluster.shared_key is not set: gossip is neither encrypted nor authenticated");
-    const initial = { healthy: this.health.healthyCount, proxyPort: this.proxy.port };
-    this.meta.update(initial);
+    this.meta.update({ healthy: this.health.healthyCount, proxyPort: this.proxy.port });
+    const logger = this.log.child("cluster");
+    const onMember = () => this.publish();
     this.cluster = await Memberlist.create({
       name: c.nodeName,
       bindAddress: c.bindAddress,
       bindPort: c.listenPort,
+      transport: this.gossipTransport ? await this.gossipTransport({ bindAddress: c.bindAddress, bindPort: c.listenPort, logger: logger.child("transport") }) : undefined,
       advertiseAddress: c.advertiseAddress,
       secrets: c.sharedKey ? { primary: c.sharedKey, extra: c.extraKeys } : undefined,
       peers: c.peers,
-      meta: encodeNodeMeta(initial),
+      // Our metadata means "this many healthy backends, proxy on this port"; the engine only carries it.
+      delegate: { nodeMeta: () => encodeNodeMeta(this.meta.announce()) },
+      events: { notifyJoin: onMember, notifyLeave: onMember, notifyUpdate: onMember },
       probeIntervalMs: c.probeIntervalMs,
       probeTimeoutMs: c.probeTimeoutMs,
       gossipIntervalMs: c.gossipIntervalMs,
       suspicionMult: c.suspicionMult,
       pushPullIntervalMs: c.pushPullIntervalMs,
-      logger: this.log.child("cluster"),
+      logger,
       wheel: this.wheel,
     });
-    this.meta.attach(this.cluster, initial);
-    const onMember = () => this.publish();
-    for (const ev of ["join", "update", "leave", "dead"] as const) this.cluster.on(ev, onMember);
+    this.meta.attach(this.cluster);
     this.publish();
   }
 
@@ -304,7 +311,7 @@ export class ClusterClubNode {
     return this.stopping;
   }
 
-  status(): Record<string, unknown> {
+  status(): StatusDoc {
     return {
       node: this.config.cluster.nodeName,
       version: VERSION,
@@ -327,7 +334,7 @@ export class ClusterClubNode {
   }
 
   /** Members with their published healthy count and the routing weight this node gives them. */
-  membersStatus(): Record<string, unknown>[] {
+  membersStatus(): MemberStatus[] {
     if (!this.cluster) return [];
     const snap = this.router.snapshot;
     const weights = new Map(snap.peers.map((p) => [p.name, p.weight]));

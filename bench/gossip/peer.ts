@@ -3,7 +3,7 @@
 // the same flags, JSON event lines on stdout, and stdin commands (members, meta, join, leave).
 // Lets the benchmark drive Bun and Go clusters with the same harness (GoNode).
 
-import { LAN_DEFAULTS, type Member, Memberlist } from "../../src/cluster/memberlist.ts";
+import { LAN_DEFAULTS, type Member, Memberlist } from "../../src/cluster/index.ts";
 import { configureLogging } from "../../src/log.ts";
 
 /** Go duration strings used by the peer flags: "300ms", "1s", "1.5s", "2m". */
@@ -39,25 +39,27 @@ if (!f.name) {
 }
 configureLogging({ level: "warn" });
 const seeds = f.join.split(",").map((s) => s.trim()).filter(Boolean);
+let meta = new TextEncoder().encode(f.meta);
 const ml = await Memberlist.create({
   name: f.name,
   bindAddress: f.bind,
   bindPort: Number(f.port),
   advertiseAddress: f.bind,
   peers: [],
-  meta: new TextEncoder().encode(f.meta),
+  delegate: { nodeMeta: () => meta },
   secrets: f.key ? { primary: `base64:${f.key}` } : undefined,
   probeIntervalMs: f["probe-interval"] ? goDuration(f["probe-interval"]) : LAN_DEFAULTS.probeIntervalMs,
   probeTimeoutMs: f["probe-timeout"] ? goDuration(f["probe-timeout"]) : LAN_DEFAULTS.probeTimeoutMs,
   gossipIntervalMs: f["gossip-interval"] ? goDuration(f["gossip-interval"]) : LAN_DEFAULTS.gossipIntervalMs,
   suspicionMult: f["suspicion-mult"] ? Number(f["suspicion-mult"]) : LAN_DEFAULTS.suspicionMult,
   pushPullIntervalMs: f["pushpull-interval"] ? goDuration(f["pushpull-interval"]) : LAN_DEFAULTS.pushPullIntervalMs,
+  // Go reports dead and left members alike as a leave, and no suspicions.
+  events: {
+    notifyJoin: (m) => emit({ event: "join", ...node(m) }),
+    notifyUpdate: (m) => m.state === "alive" && emit({ event: "update", ...node(m) }),
+    notifyLeave: (m) => emit({ event: "leave", ...node(m) }),
+  },
 });
-ml.on("join", (m) => emit({ event: "join", ...node(m) }));
-ml.on("update", (m) => m.state === "alive" && emit({ event: "update", ...node(m) }));
-ml.on("leave", (m) => emit({ event: "leave", ...node(m) }));
-ml.on("dead", (m) => emit({ event: "leave", ...node(m) }));
-for (const m of ml.members()) emit({ event: "join", ...node(m) });
 emit({ event: "ready", name: ml.localName, addr: ml.address, port: ml.port });
 
 async function join(list: string[]): Promise<void> {
@@ -80,7 +82,8 @@ for await (const raw of console) {
       emit({ event: "members", members: ml.members().filter((m) => m.state === "alive" || m.state === "suspect").map(node) });
       break;
     case "meta":
-      ml.setMeta(new TextEncoder().encode(arg));
+      meta = new TextEncoder().encode(arg);
+      ml.updateNode();
       emit({ event: "meta", meta: arg, error: null });
       break;
     case "join":

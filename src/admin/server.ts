@@ -6,10 +6,11 @@ import type { Server } from "bun";
 import type { AdminConfig } from "../config/schema.ts";
 import { AdminAcl } from "./acl.ts";
 import { pageResponse } from "./page.ts";
+import type { StatusDoc } from "./status.ts";
 
 export interface StatusSource {
   /** The /status document. */
-  status(): Record<string, unknown>;
+  status(): StatusDoc;
   /** The /metrics text. */
   metrics(): string;
   /** True once the node serves traffic. */

@@ -3,6 +3,7 @@
 // short ring of samples, so rates and latency quantiles are differences between two samples.
 // The counters are read through ProxyStats.dump(), the same plain-data view workers report with.
 
+import { LATENCY_BUCKETS_S } from "../metrics/index.ts";
 import type { ProxyStats } from "../proxy/stats.ts";
 
 /** What the status page shows about this node's traffic. */
@@ -109,8 +110,6 @@ export interface TrafficSamplerOptions {
   bounds?: readonly number[];
 }
 
-const DEFAULT_BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
 export class TrafficSampler {
   private readonly samples: TrafficSample[] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -124,7 +123,7 @@ export class TrafficSampler {
   ) {
     this.windowS = opts.windowS ?? 10;
     this.historyS = opts.historyS ?? 60;
-    this.bounds = opts.bounds ?? DEFAULT_BOUNDS;
+    this.bounds = opts.bounds ?? LATENCY_BUCKETS_S;
   }
 
   /** Samples now and then once per second until stop(). */

@@ -1,32 +1,14 @@
 // Operator subcommands: `keygen`, and `members` / `status`, which read a running node's admin API.
 
 import { defineCommand, runMain } from "citty";
-import { keygen } from "../cluster/security.ts";
+import type { StatusDoc } from "../admin/status.ts";
+import { keygen } from "../cluster/index.ts";
 
 const adminArgs = {
   admin: { type: "string", default: "127.0.0.1:9901", description: "admin API address of the node (host:port)" },
   json: { type: "boolean", default: false, description: "print the raw JSON" },
 } as const;
 
-interface MemberRow {
-  name: string;
-  address: string;
-  port: number;
-  state: string;
-  incarnation: number;
-  self?: boolean;
-  meta: { healthy?: number; proxy_port?: number; invalid?: string };
-  weight: number;
-}
-
-interface StatusDoc {
-  node: string;
-  version: string;
-  uptime_s: number;
-  healthy_backends: number;
-  backends: { address: string; status: string; last_check: string | null; last_error: string | null; failures: number }[];
-  members: MemberRow[];
-}
 
 async function fetchStatus(admin: string): Promise<StatusDoc> {
   const url = `http://${admin}/status`;
@@ -72,9 +54,9 @@ export const membersCommand = defineCommand({
           m.self ? `${m.name} (self)` : m.name,
           `${m.address}:${m.port}`,
           m.state,
-          m.meta.healthy ?? `invalid: ${m.meta.invalid ?? "?"}`,
+          "invalid" in m.meta ? `invalid: ${m.meta.invalid}` : m.meta.healthy,
           m.weight,
-          m.meta.proxy_port ?? "-",
+          "invalid" in m.meta ? "-" : m.meta.proxy_port,
           m.incarnation,
         ]),
       ),

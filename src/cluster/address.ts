@@ -1,5 +1,5 @@
-// Addresses: IP text ⇄ the raw bytes memberlist puts on the wire, the advertised address,
-// and seed parsing/resolution ("ip:port", "host:port", "[v6]:port", bare host).
+// Addresses: the advertised address, and seed parsing/resolution ("ip:port", "host:port",
+// "[v6]:port", bare host). IP text ⇄ wire bytes is in ../netutil.ts.
 
 import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
@@ -13,69 +13,6 @@ export class AddressError extends Error {
     super(`${message}: ${JSON.stringify(input)}`);
     this.name = "AddressError";
   }
-}
-
-/** "10.0.0.1" → 4 bytes, "fe80::1" → 16 bytes. Throws AddressError for anything else. */
-export function ipToBytes(ip: string): Uint8Array {
-  const family = isIP(ip);
-  if (family === 4) return Uint8Array.from(ip.split(".").map(Number));
-  if (family === 6) return ipv6ToBytes(ip);
-  throw new AddressError("not an IP address", ip);
-}
-
-function ipv6ToBytes(ip: string): Uint8Array {
-  let s = ip;
-  const zone = s.indexOf("%");
-  if (zone >= 0) s = s.slice(0, zone);
-  const out = new Uint8Array(16);
-  // an embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups
-  const lastColon = s.lastIndexOf(":");
-  const tail = s.slice(lastColon + 1);
-  let v4: number[] | null = null;
-  if (tail.includes(".")) {
-    v4 = tail.split(".").map(Number);
-    s = s.slice(0, lastColon + 1) + "0:0";
-  }
-  const [head, rest] = s.split("::") as [string, string | undefined];
-  const hs = head ? head.split(":") : [];
-  const rs = rest !== undefined && rest !== "" ? rest.split(":") : [];
-  const groups = rest === undefined ? hs : [...hs, ...new Array<string>(8 - hs.length - rs.length).fill("0"), ...rs];
-  for (let i = 0; i < 8; i++) {
-    const g = parseInt(groups[i] ?? "0", 16);
-    out[i * 2] = (g >> 8) & 0xff;
-    out[i * 2 + 1] = g & 0xff;
-  }
-  if (v4) out.set(v4, 12);
-  return out;
-}
-
-const MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
-
-/** Raw IP bytes → text; an IPv4-mapped IPv6 address prints as plain IPv4. Null if not 4/16 bytes. */
-export function bytesToIp(b: Uint8Array): string | null {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  if (b.length !== 16) return null;
-  if (MAPPED_PREFIX.every((v, i) => b[i] === v)) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16));
-  // compress the longest run of zero groups
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== "0") {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === "0") j++;
-    if (j - i > bestLen && j - i > 1) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return groups.join(":");
-  return `${groups.slice(0, best).join(":")}::${groups.slice(best + bestLen).join(":")}`;
 }
 
 function isWildcard(ip: string): boolean {

@@ -19,88 +19,78 @@ import {
   type PushPullHeader,
   type Suspect,
 } from "./messages.ts";
-import { MsgpackReader, MsgpackWriter, StructCodec } from "./msgpack.ts";
+import { bool, bytes, int, MsgpackReader, MsgpackWriter, nbytes, omitEmpty, str, StructCodec, u16, u32, u8, vsn } from "./msgpack.ts";
 import { compress as lzwCompress, decompress as lzwDecompress } from "./lzw.ts";
 import type { Keyring } from "./security.ts";
 
-// ---- struct schemas (Go field names; sorted by StructCodec) ----
+const EMPTY = new Uint8Array(0);
 
-const pingCodec = new StructCodec<Ping>("ping", [
-  { go: "SeqNo", key: "seqNo", kind: "u32" },
-  { go: "Node", key: "node", kind: "str" },
-  { go: "SourceAddr", key: "sourceAddr", kind: "bytes", omitEmpty: true },
-  { go: "SourcePort", key: "sourcePort", kind: "u16", omitEmpty: true },
-  { go: "SourceNode", key: "sourceNode", kind: "str", omitEmpty: true },
-]);
+// ---- struct schemas (Go field names; the zero value is what missing fields decode as) ----
 
-const indirectPingCodec = new StructCodec<IndirectPingReq>("indirectPingReq", [
-  { go: "SeqNo", key: "seqNo", kind: "u32" },
-  { go: "Target", key: "target", kind: "bytes" },
-  { go: "Port", key: "port", kind: "u16" },
-  { go: "Node", key: "node", kind: "str" },
-  { go: "Nack", key: "nack", kind: "bool" },
-  { go: "SourceAddr", key: "sourceAddr", kind: "bytes", omitEmpty: true },
-  { go: "SourcePort", key: "sourcePort", kind: "u16", omitEmpty: true },
-  { go: "SourceNode", key: "sourceNode", kind: "str", omitEmpty: true },
-]);
+const pingCodec = new StructCodec<Ping>(
+  "ping",
+  { seqNo: 0, node: "" },
+  {
+    seqNo: u32("SeqNo"),
+    node: str("Node"),
+    sourceAddr: omitEmpty(bytes("SourceAddr")),
+    sourcePort: omitEmpty(u16("SourcePort")),
+    sourceNode: omitEmpty(str("SourceNode")),
+  },
+);
 
-const ackCodec = new StructCodec<AckResp>("ackResp", [
-  { go: "SeqNo", key: "seqNo", kind: "u32" },
-  { go: "Payload", key: "payload", kind: "nbytes" },
-]);
+const indirectPingCodec = new StructCodec<IndirectPingReq>(
+  "indirectPingReq",
+  { seqNo: 0, target: EMPTY, port: 0, node: "", nack: false },
+  {
+    seqNo: u32("SeqNo"),
+    target: bytes("Target"),
+    port: u16("Port"),
+    node: str("Node"),
+    nack: bool("Nack"),
+    sourceAddr: omitEmpty(bytes("SourceAddr")),
+    sourcePort: omitEmpty(u16("SourcePort")),
+    sourceNode: omitEmpty(str("SourceNode")),
+  },
+);
 
-const nackCodec = new StructCodec<NackResp>("nackResp", [{ go: "SeqNo", key: "seqNo", kind: "u32" }]);
+const ackCodec = new StructCodec<AckResp>("ackResp", { seqNo: 0, payload: null }, { seqNo: u32("SeqNo"), payload: nbytes("Payload") });
 
-const suspectFields = [
-  { go: "Incarnation", key: "incarnation", kind: "u32" },
-  { go: "Node", key: "node", kind: "str" },
-  { go: "From", key: "from", kind: "str" },
-] as const;
-const suspectCodec = new StructCodec<Suspect>("suspect", [...suspectFields]);
-const deadCodec = new StructCodec<Dead>("dead", [...suspectFields]);
+const nackCodec = new StructCodec<NackResp>("nackResp", { seqNo: 0 }, { seqNo: u32("SeqNo") });
 
-const aliveCodec = new StructCodec<Alive>("alive", [
-  { go: "Incarnation", key: "incarnation", kind: "u32" },
-  { go: "Node", key: "node", kind: "str" },
-  { go: "Addr", key: "addr", kind: "bytes" },
-  { go: "Port", key: "port", kind: "u16" },
-  { go: "Meta", key: "meta", kind: "bytes" },
-  { go: "Vsn", key: "vsn", kind: "vsn" },
-]);
+const suspectCodec = new StructCodec<Suspect>("suspect", { incarnation: 0, node: "", from: "" }, { incarnation: u32("Incarnation"), node: str("Node"), from: str("From") });
+const deadCodec = new StructCodec<Dead>("dead", { incarnation: 0, node: "", from: "" }, { incarnation: u32("Incarnation"), node: str("Node"), from: str("From") });
 
-export const pushPullHeaderCodec = new StructCodec<PushPullHeader>("pushPullHeader", [
-  { go: "Nodes", key: "nodes", kind: "int" },
-  { go: "UserStateLen", key: "userStateLen", kind: "int" },
-  { go: "Join", key: "join", kind: "bool" },
-]);
+const aliveCodec = new StructCodec<Alive>(
+  "alive",
+  { incarnation: 0, node: "", addr: EMPTY, port: 0, meta: EMPTY, vsn: [0, 0, 0, 0, 0, 0] },
+  { incarnation: u32("Incarnation"), node: str("Node"), addr: bytes("Addr"), port: u16("Port"), meta: bytes("Meta"), vsn: vsn("Vsn") },
+);
 
-export const pushNodeStateCodec = new StructCodec<PushNodeState>("pushNodeState", [
-  { go: "Name", key: "name", kind: "str" },
-  { go: "Addr", key: "addr", kind: "bytes" },
-  { go: "Port", key: "port", kind: "u16" },
-  { go: "Meta", key: "meta", kind: "bytes" },
-  { go: "Incarnation", key: "incarnation", kind: "u32" },
-  { go: "State", key: "state", kind: "int" },
-  { go: "Vsn", key: "vsn", kind: "vsn" },
-]);
+export const pushPullHeaderCodec = new StructCodec<PushPullHeader>(
+  "pushPullHeader",
+  { nodes: 0, userStateLen: 0, join: false },
+  { nodes: int("Nodes"), userStateLen: int("UserStateLen"), join: bool("Join") },
+);
+
+export const pushNodeStateCodec = new StructCodec<PushNodeState>(
+  "pushNodeState",
+  { name: "", addr: EMPTY, port: 0, meta: EMPTY, incarnation: 0, state: 0, vsn: [0, 0, 0, 0, 0, 0] },
+  { name: str("Name"), addr: bytes("Addr"), port: u16("Port"), meta: bytes("Meta"), incarnation: u32("Incarnation"), state: int("State"), vsn: vsn("Vsn") },
+);
 
 export interface UserMsgHeader {
   userMsgLen: number;
 }
-export const userMsgHeaderCodec = new StructCodec<UserMsgHeader>("userMsgHeader", [
-  { go: "UserMsgLen", key: "userMsgLen", kind: "int" },
-]);
+export const userMsgHeaderCodec = new StructCodec<UserMsgHeader>("userMsgHeader", { userMsgLen: 0 }, { userMsgLen: int("UserMsgLen") });
 
-const errCodec = new StructCodec<ErrResp>("errResp", [{ go: "Error", key: "error", kind: "str" }]);
+const errCodec = new StructCodec<ErrResp>("errResp", { error: "" }, { error: str("Error") });
 
 interface CompressBody {
   algo: number;
   buf: Uint8Array;
 }
-const compressCodec = new StructCodec<CompressBody>("compress", [
-  { go: "Algo", key: "algo", kind: "u8" },
-  { go: "Buf", key: "buf", kind: "bytes" },
-]);
+const compressCodec = new StructCodec<CompressBody>("compress", { algo: 0, buf: EMPTY }, { algo: u8("Algo"), buf: bytes("Buf") });
 
 // ---- single messages ----
 
@@ -337,7 +327,7 @@ export interface PacketDecodeOptions {
 }
 
 /** Nesting allowed below the outer packet (compress ⊃ compound ⊃ compress … ). */
-export const MAX_PACKET_DEPTH = 4;
+const MAX_PACKET_DEPTH = 4;
 const DEFAULT_PACKET_DECOMPRESS = 256 * 1024;
 
 /**

@@ -4,7 +4,7 @@
 import type { Logger } from "../log.ts";
 import type { Timeout, TimingWheel } from "../timer/wheel.ts";
 import { resolveSeed, type SeedAddress } from "./address.ts";
-import type { Endpoint } from "./net.ts";
+import type { Endpoint } from "./transport.ts";
 import type { PushNodeState } from "./messages.ts";
 
 export class JoinError extends Error {
@@ -88,7 +88,9 @@ export class Joiner {
   start(seeds: readonly string[]): void {
     this.seeds = [...seeds];
     if (this.seeds.length === 0 || this.stopped) return;
-    this.schedule(0);
+    // The first attempt happens even if a peer reached us first: that peer may know only part of the
+    // cluster our seeds are in, and while we are not alone nothing would ever join the two.
+    this.schedule(0, true);
   }
 
   /** Replaces the retry list (e.g. after a configuration reload); takes effect at the next attempt. */
@@ -104,15 +106,15 @@ export class Joiner {
     this.timer = null;
   }
 
-  private schedule(delayMs: number): void {
+  private schedule(delayMs: number, first = false): void {
     if (this.stopped) return;
     this.timer?.cancel();
-    this.timer = this.opts.wheel.schedule(delayMs, () => void this.tick());
+    this.timer = this.opts.wheel.schedule(delayMs, () => void this.tick(first));
   }
 
-  private async tick(): Promise<void> {
+  private async tick(first = false): Promise<void> {
     if (this.stopped || this.running) return;
-    if (!this.opts.alone()) {
+    if (!first && !this.opts.alone()) {
       // in a cluster: check again later, and start fast if we ever end up alone
       this.backoff = this.opts.retryMinMs ?? Math.min(1000, this.opts.retryMaxMs);
       this.schedule(this.opts.retryMaxMs);

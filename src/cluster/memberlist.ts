@@ -1,27 +1,29 @@
 // Public facade of the gossip engine: a memberlist-compatible (hashicorp/memberlist 0.2.2) node.
 // Wires transport → packet/stream plumbing → state rules, runs the probe, gossip, push/pull and
-// rejoin loops on the timing wheel, and turns state changes into member events.
+// rejoin loops on the timing wheel, and hands the application's bytes and member events to its delegates.
 
 import { createLogger, type Logger } from "../log.ts";
 import { wheel as sharedWheel, type Timeout, type TimingWheel } from "../timer/wheel.ts";
-import { chooseAdvertiseAddress, ipToBytes } from "./address.ts";
+import { formatHostPort, ipToBytes } from "../netutil.ts";
+import { AddressError, chooseAdvertiseAddress } from "./address.ts";
 import { Awareness } from "./awareness.ts";
+import { completeDelegate, type Delegate, type EventDelegate } from "./delegate.ts";
 import { Joiner, JoinError } from "./join.ts";
 import type { Alive, Dead, IpBytes, Message, Suspect } from "./messages.ts";
-import { OUR_VSN, WireError } from "./messages.ts";
+import { MessageType, OUR_VSN, WireError } from "./messages.ts";
 import { GossipCounters, type GossipMetrics } from "./metrics.ts";
-import { type Endpoint, PacketNet } from "./net.ts";
+import { PacketNet } from "./net.ts";
 import { Prober } from "./probe.ts";
 import { pushPullScaleMs, StreamPeer } from "./pushpull.ts";
 import { FailedMembers } from "./reconnect.ts";
 import { TransmitLimitedQueue } from "./queue.ts";
 import { Keyring, secretToKey } from "./security.ts";
 import { IncompatibleVersionError, kRandomNodes, type MemberState, type NodeState, StateTable, type StateEventKind } from "./state.ts";
-import { NetTransport, type PacketSource, StreamError, type StreamConn } from "./transport.ts";
+import { NetTransport } from "./nettransport.ts";
+import { writeStreamMessage } from "./net.ts";
+import { type Endpoint, type Stream, StreamError, type Transport } from "./transport.ts";
 
 export type { MemberState } from "./state.ts";
-export type { GossipMetrics } from "./metrics.ts";
-export { JoinError } from "./join.ts";
 
 /** memberlist's limit on node metadata. */
 export const META_MAX_SIZE = 512;
@@ -51,9 +53,12 @@ export interface MemberlistTimings {
 export interface MemberlistOptions extends MemberlistTimings {
   /** Stable node name, unique in the cluster. */
   name: string;
-  bindAddress: string;
-  /** 0 = any free port (tests). */
-  bindPort: number;
+  /** Where the default transport binds (ignored with `transport`). Default 0.0.0.0. */
+  bindAddress?: string;
+  /** 0 = any free port (tests). Default 7946; ignored with `transport`. */
+  bindPort?: number;
+  /** The network; default a NetTransport (UDP + TCP sockets) on bindAddress:bindPort. Shut down with the engine. */
+  transport?: Transport;
   /** Address other nodes should use; default: a specific bindAddress, else the first non-loopback interface, else 127.0.0.1. */
   advertiseAddress?: string;
   advertisePort?: number;
@@ -61,7 +66,10 @@ export interface MemberlistOptions extends MemberlistTimings {
   secrets?: { primary: string; extra?: string[] };
   /** Seeds: "ip:port", "host:port" (all addresses of host), or a bare host (our port). */
   peers: string[];
-  meta: Uint8Array;
+  /** The application's metadata, messages and push/pull state; left-out methods carry nothing. */
+  delegate?: Partial<Delegate>;
+  /** Membership changes for the application. */
+  events?: Partial<EventDelegate>;
   logger?: Logger;
   /** Timer wheel to use (default: the process-wide one). */
   wheel?: TimingWheel;
@@ -99,9 +107,6 @@ export interface Member {
   stateChangedAt: number;
 }
 
-export type MemberEvent = "join" | "update" | "leave" | "dead";
-export type MemberListener = (m: Member) => void;
-
 export class MemberlistError extends Error {
   constructor(message: string) {
     super(message);
@@ -126,7 +131,6 @@ function toMember(n: NodeState): Member {
 
 function checkOptions(o: MemberlistOptions): void {
   if (!o.name) throw new MemberlistError("node name must not be empty");
-  if (o.meta.length > META_MAX_SIZE) throw new MemberlistError(`metadata is ${o.meta.length} bytes; the limit is ${META_MAX_SIZE}`);
   const positive: (keyof MemberlistTimings)[] = ["probeIntervalMs", "probeTimeoutMs", "gossipIntervalMs", "suspicionMult", "suspicionMaxTimeoutMult", "retransmitMult", "tcpTimeoutMs", "awarenessMaxMultiplier", "joinRetryMaxMs"];
   for (const k of positive) {
     if (!(o[k] > 0)) throw new MemberlistError(`${k} must be > 0, got ${o[k]}`);
@@ -154,9 +158,10 @@ export class Memberlist {
   private readonly streams: StreamPeer;
   private readonly prober: Prober;
   private readonly joiner: Joiner;
-  private readonly transport: NetTransport;
+  private readonly transport: Transport;
   private readonly selfAddr: IpBytes;
-  private readonly listeners = new Map<MemberEvent, Set<MemberListener>>();
+  private readonly delegate: Delegate;
+  private readonly events: Partial<EventDelegate>;
   private readonly timers = new Set<Timeout>();
   private readonly failed: FailedMembers;
   private reconnecting = false;
@@ -168,32 +173,39 @@ export class Memberlist {
     const opts: MemberlistOptions = { ...LAN_DEFAULTS, ...init };
     checkOptions(opts);
     const keyring = opts.secrets ? Keyring.fromSecrets(opts.secrets.primary, opts.secrets.extra ?? []) : null;
-    const advertise = chooseAdvertiseAddress(opts.bindAddress, opts.advertiseAddress);
-    let self: Memberlist | null = null;
-    const early: [Uint8Array, PacketSource][] = [];
-    const transport = await NetTransport.listen({
-      bindAddress: opts.bindAddress,
-      bindPort: opts.bindPort,
-      logger: (opts.logger ?? createLogger("cluster")).child("transport"),
-      onPacket: (buf, from) => (self ? self.net.handlePacket(buf, from) : early.push([buf, from])),
-      onStream: (conn) => (self ? void self.handleStream(conn) : conn.close()),
-    });
-    self = new Memberlist(opts, keyring, transport, advertise);
-    for (const [buf, from] of early) self.net.handlePacket(buf, from);
-    self.start();
-    return self;
+    const transport =
+      opts.transport ??
+      (await NetTransport.bind({
+        bindAddress: opts.bindAddress ?? "0.0.0.0",
+        bindPort: opts.bindPort ?? 7946,
+        logger: (opts.logger ?? createLogger("cluster")).child("transport"),
+      }));
+    try {
+      const self = new Memberlist(opts, keyring, transport, chooseAdvertiseAddress(transport.bindAddress, opts.advertiseAddress));
+      transport.start({ packet: (buf, from) => self.net.handlePacket(buf, from), stream: (conn) => void self.handleStream(conn) });
+      self.start();
+      return self;
+    } catch (err) {
+      // e.g. metadata over the limit: the sockets must not outlive the failed start
+      await transport.close();
+      throw err;
+    }
   }
 
-  private constructor(opts: MemberlistOptions, keyring: Keyring | null, transport: NetTransport, advertise: string) {
+  private constructor(opts: MemberlistOptions, keyring: Keyring | null, transport: Transport, advertise: string) {
     this.opts = opts;
     this.localName = opts.name;
     this.log = opts.logger ?? createLogger("cluster");
     this.wheel = opts.wheel ?? sharedWheel;
     this.keyring = keyring;
     this.transport = transport;
+    this.delegate = completeDelegate(opts.delegate);
+    this.events = opts.events ?? {};
     this.address = advertise;
     this.port = opts.advertisePort ?? transport.port;
-    this.selfAddr = ipToBytes(advertise);
+    const addr = ipToBytes(advertise);
+    if (!addr) throw new AddressError("advertise address must be an IP address", advertise);
+    this.selfAddr = addr;
     this.awareness = new Awareness(opts.awarenessMaxMultiplier);
     this.failed = new FailedMembers(opts.reconnectTimeoutMs, monotonic);
     this.queue = new TransmitLimitedQueue(() => this.table.numNodes, opts.retransmitMult);
@@ -231,9 +243,9 @@ export class Memberlist {
     this.net = new PacketNet({
       keyring,
       counters: this.counters,
-      queue: this.queue,
+      broadcasts: (overhead, limit) => this.getBroadcasts(overhead, limit),
       logger: this.log.child("net"),
-      send: (buf, address, port) => transport.sendPacket(buf, address, port),
+      send: (buf, to) => transport.sendPacket(buf, to),
       onMessage: (msg, from) => this.handleMessage(msg, from),
     });
     this.streams = new StreamPeer({
@@ -243,7 +255,9 @@ export class Memberlist {
       logger: this.log.child("stream"),
       tcpTimeoutMs: opts.tcpTimeoutMs,
       localPort: transport.port,
-      dial: (address, port, timeoutMs) => transport.dial(address, port, timeoutMs),
+      dial: (to, timeoutMs) => transport.dial(to, timeoutMs),
+      localState: (join) => this.delegate.localState(join),
+      mergeRemoteState: (state, join) => this.delegate.mergeRemoteState(state, join),
     });
     this.prober = new Prober({
       config: opts,
@@ -260,7 +274,7 @@ export class Memberlist {
     this.joiner = new Joiner({
       localName: opts.name,
       defaultPort: this.port,
-      isSelf: (ep) => ep.port === this.port && (ep.address === this.address || ep.address === opts.bindAddress),
+      isSelf: (ep) => ep.port === this.port && (ep.address === this.address || ep.address === transport.bindAddress),
       pushPull: (to, join) => this.streams.pushPullNode(to, join),
       alone: () => !this.table.all().some((n) => n.name !== this.localName && (n.state === "alive" || n.state === "suspect")),
       wheel: this.wheel,
@@ -271,8 +285,8 @@ export class Memberlist {
   }
 
   private start(): void {
-    this.table.setLocalAlive(this.selfAddr, this.port, this.opts.meta, OUR_VSN);
-    this.log.info("memberlist started", { name: this.localName, address: `${this.address}:${this.port}`, encrypted: this.keyring !== null });
+    this.table.setLocalAlive(this.selfAddr, this.port, this.localMeta(), OUR_VSN);
+    this.log.info("memberlist started", { name: this.localName, address: formatHostPort(this.address, this.port), encrypted: this.keyring !== null });
     this.every(this.opts.gossipIntervalMs, () => this.opts.gossipIntervalMs, () => this.gossip());
     this.every(this.opts.probeIntervalMs, () => this.awareness.scaleTimeout(this.opts.probeIntervalMs), () => this.prober.probe());
     if (this.opts.pushPullIntervalMs > 0) {
@@ -322,13 +336,31 @@ export class Memberlist {
       .map(toMember);
   }
 
-  /** Replaces our metadata: bumps our incarnation and gossips a fresh alive. */
-  setMeta(meta: Uint8Array): void {
-    if (meta.length > META_MAX_SIZE) throw new MemberlistError(`metadata is ${meta.length} bytes; the limit is ${META_MAX_SIZE}`);
-    if (!this.running) throw new MemberlistError("setMeta after shutdown");
-    if (this.table.leaving) throw new MemberlistError("setMeta after leave");
-    this.opts.meta = meta;
-    this.table.setLocalAlive(this.selfAddr, this.port, meta, OUR_VSN);
+  /** Re-reads our metadata from the delegate, bumps our incarnation and gossips a fresh alive (Go's UpdateNode). */
+  updateNode(): void {
+    if (!this.running) throw new MemberlistError("updateNode after shutdown");
+    if (this.table.leaving) throw new MemberlistError("updateNode after leave");
+    this.table.setLocalAlive(this.selfAddr, this.port, this.localMeta(), OUR_VSN);
+  }
+
+  /** A user message to one node in one packet (Go's SendBestEffort): it may be lost. */
+  sendBestEffort(to: Endpoint, msg: Uint8Array): boolean {
+    if (!this.running) throw new MemberlistError("send after shutdown");
+    this.counters.msgOut("user");
+    return this.net.sendRaw(to, encodeUser(msg));
+  }
+
+  /** A user message to one node over a stream (Go's SendReliable); rejects when it could not be sent. */
+  async sendReliable(to: Endpoint, msg: Uint8Array): Promise<void> {
+    if (!this.running) throw new MemberlistError("send after shutdown");
+    const conn = await this.transport.dial(to, this.opts.tcpTimeoutMs);
+    this.counters.streamsOut++;
+    try {
+      this.counters.bytesOut += writeStreamMessage(conn, { type: "user", body: msg }, this.keyring);
+      this.counters.msgOut("user");
+    } finally {
+      conn.end();
+    }
   }
 
   /**
@@ -404,39 +436,41 @@ export class Memberlist {
     return this.counters.snapshot(this.awareness.score, this.table.counts());
   }
 
-  /** Bound local port (equals `port` unless advertisePort is set). */
-  get boundPort(): number {
-    return this.transport.port;
-  }
-
-  on(event: MemberEvent, fn: MemberListener): this {
-    let set = this.listeners.get(event);
-    if (!set) this.listeners.set(event, (set = new Set()));
-    set.add(fn);
-    return this;
-  }
-
-  off(event: MemberEvent, fn: MemberListener): this {
-    this.listeners.get(event)?.delete(fn);
-    return this;
-  }
-
   // ---------------------------------------------------------------- internals
 
+  /** The delegate's metadata, refused when it is over memberlist's limit (Go truncates silently). */
+  private localMeta(): Uint8Array {
+    const meta = this.delegate.nodeMeta(META_MAX_SIZE);
+    if (meta.length > META_MAX_SIZE) throw new MemberlistError(`metadata is ${meta.length} bytes; the limit is ${META_MAX_SIZE}`);
+    return meta;
+  }
+
+  /** Our queued facts first, then the application's messages in the space left (memberlist's getBroadcasts). */
+  private getBroadcasts(overhead: number, limit: number): Uint8Array[] {
+    const out = this.queue.getBroadcasts(overhead, limit);
+    let used = 0;
+    for (const b of out) used += b.length + overhead;
+    const avail = limit - used;
+    if (avail <= overhead + USER_MSG_OVERHEAD) return out;
+    for (const m of this.delegate.getBroadcasts(overhead + USER_MSG_OVERHEAD, avail)) {
+      // an empty message says nothing; Go's delegate would only see a zero-length slice
+      if (m.length > 0) out.push(encodeUser(m));
+    }
+    return out;
+  }
+
   private emit(kind: StateEventKind, n: NodeState): void {
-    const set = this.listeners.get(kind);
-    if (!set || set.size === 0) return;
-    const m = toMember(n);
-    for (const fn of set) {
-      try {
-        fn(m);
-      } catch (err) {
-        this.log.error("member event listener threw", { event: kind, node: n.name, err });
-      }
+    const e = this.events;
+    const fn = kind === "join" ? e.notifyJoin : kind === "update" ? e.notifyUpdate : e.notifyLeave;
+    if (!fn) return;
+    try {
+      fn.call(e, toMember(n));
+    } catch (err) {
+      this.log.error("member event listener threw", { event: kind, node: n.name, err });
     }
   }
 
-  private handleMessage(msg: Message, from: PacketSource): void {
+  private handleMessage(msg: Message, from: Endpoint): void {
     if (!this.running) return;
     switch (msg.type) {
       case "ping":
@@ -465,14 +499,15 @@ export class Memberlist {
         this.table.deadNode(msg.body);
         return;
       case "user":
-        return; // no user delegate
+        this.delegate.notifyMsg(msg.body);
+        return;
       default:
         this.net.drop("invalid", `${msg.type} in a packet`, from);
     }
   }
 
-  private async handleStream(conn: StreamConn): Promise<void> {
-    const from: PacketSource = { address: conn.remoteAddress, port: conn.remotePort };
+  private async handleStream(conn: Stream): Promise<void> {
+    const from: Endpoint = { address: conn.remoteAddress, port: conn.remotePort };
     this.counters.streamsIn++;
     if (!this.running) {
       conn.close();
@@ -508,10 +543,11 @@ export class Memberlist {
           conn.end();
           return;
         case "pushPull":
-          this.streams.respondPushPull(conn, msg.body.states, msg.body.join);
+          this.streams.respondPushPull(conn, msg.body);
           return;
         case "user":
           conn.end();
+          this.delegate.notifyMsg(msg.body);
           return;
         default:
           this.net.drop("stream_type", `${msg.type} on a stream`, from);
@@ -523,7 +559,7 @@ export class Memberlist {
     }
   }
 
-  private replyError(conn: StreamConn, error: string): void {
+  private replyError(conn: Stream, error: string): void {
     try {
       if (!conn.closed) this.streams.send(conn, { type: "err", body: { error } });
     } catch {
@@ -564,7 +600,7 @@ export class Memberlist {
     if (!m) return;
     this.reconnecting = true;
     this.streams.pushPullNode(m.endpoint, false).then(
-      () => this.log.info("reached a member that was declared dead", { node: m.name, address: `${m.endpoint.address}:${m.endpoint.port}` }),
+      () => this.log.info("reached a member that was declared dead", { node: m.name, address: formatHostPort(m.endpoint.address, m.endpoint.port) }),
       (err) => this.log.debug("reconnect to failed member failed", { node: m.name, err }),
     ).finally(() => {
       this.reconnecting = false;
@@ -581,4 +617,15 @@ export class Memberlist {
       this.log.debug("periodic push/pull failed", { node: peer.name, err });
     }
   }
+}
+
+/** The type byte before a user message's bytes (memberlist's userMsgOverhead). */
+const USER_MSG_OVERHEAD = 1;
+
+/** A user message as it travels in a packet: `08 | bytes`, as Go frames them. */
+function encodeUser(msg: Uint8Array): Uint8Array {
+  const out = new Uint8Array(msg.length + USER_MSG_OVERHEAD);
+  out[0] = MessageType.user;
+  out.set(msg, USER_MSG_OVERHEAD);
+  return out;
 }

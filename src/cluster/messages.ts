@@ -19,7 +19,6 @@ export const MessageType = {
   err: 13,
   hasLabel: 244,
 } as const;
-export type MessageTypeName = keyof typeof MessageType;
 
 /** IP addresses travel as raw bytes: 4 (IPv4) or 16 (IPv6 / IPv4-mapped). */
 export type IpBytes = Uint8Array;
@@ -74,7 +73,6 @@ export interface Alive {
 }
 
 export const NodeStateCode = { alive: 0, suspect: 1, dead: 2, left: 3 } as const;
-export type NodeStateName = keyof typeof NodeStateCode;
 
 export interface PushPullHeader {
   nodes: number;

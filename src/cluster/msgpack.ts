@@ -4,7 +4,7 @@
 // Decoding is lenient the way Go's decoder is: any int form, nil → zero, raw/str/bin, bool from 0/1,
 // unknown keys skipped. Every decode error is a WireError ("truncated" or "msgpack").
 
-import { WireError } from "./messages.ts";
+import { type Vsn, WireError } from "./messages.ts";
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const TWO32 = 0x1_0000_0000;
@@ -493,86 +493,192 @@ function readU32(buf: Uint8Array, pos: number): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Struct schemas: a Go struct as a sorted list of (Go field name, TS key, kind).
+// Struct schemas: a Go struct as a map from each TS property to its Go field name and wire type.
+// A schema must name every property of T with a field of that property's type, so decoding builds a T
+// without casts: untrusted bytes become only the values the fields' readers produce.
 
-/**
- * Field kinds, named after the Go type:
- * u8/u16/u32 unsigned ints; int Go int; bool; str string; bytes []byte (TS Uint8Array, empty for nil);
- * nbytes []byte where nil matters (TS Uint8Array | null); vsn the 6-byte version []uint8 (TS Vsn tuple).
- */
-export type FieldKind = "u8" | "u16" | "u32" | "int" | "bool" | "str" | "bytes" | "nbytes" | "vsn";
-
-export interface FieldSpec {
+/** One Go struct field: its wire name, how its value is read and written, and what counts as zero. */
+export interface Field<V> {
   /** Exact Go field name: the map key on the wire. */
-  go: string;
-  /** Property name on the TS object. */
-  key: string;
-  kind: FieldKind;
-  /** Go `codec:",omitempty"`: left out when zero; decoded as absent (undefined) when zero. */
-  omitEmpty?: boolean;
+  readonly go: string;
+  /** Go `codec:",omitempty"`: left out when zero; a zero on the wire decodes as absent. */
+  readonly omitEmpty: boolean;
+  read(r: MsgpackReader): V;
+  write(w: MsgpackWriter, v: V, where: string): void;
+  isZero(v: V): boolean;
 }
 
-const UINT_MAX: Record<string, number> = { u8: 0xff, u16: 0xffff, u32: 0xffff_ffff };
-const EMPTY = new Uint8Array(0);
+/** Every property of T, with a field of its type (optional properties take omitEmpty fields). */
+export type Schema<T> = { [K in keyof T]-?: Field<Exclude<T[K], undefined>> };
 
-interface CompiledField extends FieldSpec {
+function field<V>(go: string, read: (r: MsgpackReader) => V, write: (w: MsgpackWriter, v: V, where: string) => void, isZero: (v: V) => boolean): Field<V> {
+  return { go, omitEmpty: false, read, write, isZero };
+}
+
+function uintField(go: string, max: number): Field<number> {
+  return field(
+    go,
+    (r) => r.readUint(max),
+    (w, v, where) => {
+      if (!Number.isInteger(v) || v < 0 || v > max) throw invalid(where, v);
+      w.uint(v);
+    },
+    (v) => v === 0,
+  );
+}
+
+/** Go uint8 / uint16 / uint32. */
+export const u8 = (go: string) => uintField(go, 0xff);
+export const u16 = (go: string) => uintField(go, 0xffff);
+export const u32 = (go: string) => uintField(go, 0xffff_ffff);
+
+/** Go int; nil reads as 0. */
+export const int = (go: string): Field<number> =>
+  field(
+    go,
+    (r) => (r.tryNil() ? 0 : r.readInt()),
+    (w, v) => w.int(v),
+    (v) => v === 0,
+  );
+
+export const bool = (go: string): Field<boolean> =>
+  field(
+    go,
+    (r) => r.readBool(),
+    (w, v) => w.bool(v),
+    (v) => !v,
+  );
+
+export const str = (go: string): Field<string> =>
+  field(
+    go,
+    (r) => r.readStr(),
+    (w, v) => w.str(v),
+    (v) => v === "",
+  );
+
+/** Go []byte where nil and empty are the same (empty when nil). */
+export const bytes = (go: string): Field<Uint8Array> =>
+  field(
+    go,
+    (r) => r.readBytes(),
+    (w, v) => w.raw(v),
+    (v) => v.length === 0,
+  );
+
+/** Go []byte where nil matters: null ⇄ msgpack nil. */
+export const nbytes = (go: string): Field<Uint8Array | null> =>
+  field(
+    go,
+    (r) => r.readBytesOrNull(),
+    (w, v) => (v === null ? w.nil() : w.raw(v)),
+    (v) => v === null || v.length === 0,
+  );
+
+export const vsn = (go: string): Field<Vsn> =>
+  field(
+    go,
+    (r) => {
+      // Go sends exactly 6; shorter or longer is padded/truncated so the engine sees zeros
+      // (PMin 0 makes it ignore the node) instead of a malformed tuple.
+      const b = r.readBytes();
+      const at = (i: number) => b[i] ?? 0;
+      return [at(0), at(1), at(2), at(3), at(4), at(5)];
+    },
+    (w, v, where) => {
+      // A Vsn that is not exactly 6 bytes crashes Go 0.2.2 — refuse to send one.
+      if (v.length !== 6) throw new WireError("invalid", `${where}: Vsn must have 6 entries`);
+      w.rawHeader(6);
+      for (const x of v) {
+        if (!Number.isInteger(x) || x < 0 || x > 255) throw invalid(where, v);
+        w.byte(x);
+      }
+    },
+    (v) => v.every((x) => x === 0),
+  );
+
+/** The same field, tagged omitempty. */
+export function omitEmpty<V>(f: Field<V>): Field<V> {
+  return { ...f, omitEmpty: true };
+}
+
+interface CompiledField<T> {
+  go: string;
   keyBytes: Uint8Array; // the pre-encoded map key (raw header + name)
   nameBytes: Uint8Array; // the name alone, for matching incoming keys
+  /** Whether encoding leaves this field out of `value`. */
+  omitted(value: T): boolean;
+  write(w: MsgpackWriter, value: T): void;
+  /** Reads the field's value into `out` (an omitempty field read as zero stays absent). */
+  readInto(r: MsgpackReader, out: T): void;
 }
 
-/** Encodes/decodes one Go struct as a msgpack map. T is the TS shape; fields must match it. */
+/** Encodes/decodes one Go struct as a msgpack map. */
 export class StructCodec<T extends object> {
-  private readonly fields: CompiledField[];
-  private readonly byName = new Map<string, CompiledField>();
+  private readonly fields: CompiledField<T>[] = [];
+  private readonly byName = new Map<string, CompiledField<T>>();
 
+  /** `zero` is what a struct with every field missing decodes as (Go's zero value). */
   constructor(
     readonly goName: string,
-    fields: FieldSpec[],
+    private readonly zero: T,
+    schema: Schema<T>,
   ) {
-    const keyWriter = new MsgpackWriter(64);
-    this.fields = [...fields]
-      .sort((a, b) => compareBytes(utf8.encode(a.go), utf8.encode(b.go)))
-      .map((f) => {
-        keyWriter.reset().str(f.go);
-        return { ...f, keyBytes: keyWriter.finish(), nameBytes: utf8.encode(f.go) };
-      });
+    for (const key in schema) this.fields.push(this.compile(key, schema[key]));
+    this.fields.sort((a, b) => compareBytes(a.nameBytes, b.nameBytes));
     for (const f of this.fields) this.byName.set(f.go, f);
   }
 
+  private compile<K extends keyof T>(key: K, f: Field<Exclude<T[K], undefined>>): CompiledField<T> {
+    const keyWriter = new MsgpackWriter(64);
+    keyWriter.str(f.go);
+    const where = `${this.goName}.${f.go}`;
+    const present = (v: T[K]): v is Exclude<T[K], undefined> => v !== undefined;
+    return {
+      go: f.go,
+      keyBytes: keyWriter.finish(),
+      nameBytes: utf8.encode(f.go),
+      omitted: (value) => {
+        const v = value[key];
+        return f.omitEmpty && (!present(v) || f.isZero(v));
+      },
+      write: (w, value) => {
+        const v = value[key];
+        if (!present(v)) throw invalid(where, v);
+        f.write(w, v, where);
+      },
+      readInto: (r, out) => {
+        const v = f.read(r);
+        if (f.omitEmpty && f.isZero(v)) delete out[key];
+        else out[key] = v;
+      },
+    };
+  }
+
   encode(w: MsgpackWriter, value: T): void {
-    const rec = value as Record<string, unknown>;
     let n = 0;
-    for (const f of this.fields) if (!f.omitEmpty || !isZero(f.kind, rec[f.key])) n++;
+    for (const f of this.fields) if (!f.omitted(value)) n++;
     w.mapHeader(n);
     for (const f of this.fields) {
-      const v = rec[f.key];
-      if (f.omitEmpty && isZero(f.kind, v)) continue;
+      if (f.omitted(value)) continue;
       w.bytes(f.keyBytes);
-      encodeField(w, f, v, this.goName);
+      f.write(w, value);
     }
   }
 
   decode(r: MsgpackReader): T {
-    const out: Record<string, unknown> = {};
-    for (const f of this.fields) if (!f.omitEmpty) out[f.key] = zeroOf(f.kind);
+    const out: T = { ...this.zero };
     const n = r.readMapHeader();
     for (let i = 0; i < n; i++) {
       const f = this.matchKey(r);
-      if (!f) {
-        r.skip();
-        continue;
-      }
-      const v = decodeField(r, f);
-      if (f.omitEmpty) {
-        if (isZero(f.kind, v)) delete out[f.key];
-        else out[f.key] = v;
-      } else out[f.key] = v;
+      if (f) f.readInto(r, out);
+      else r.skip();
     }
-    return out as T;
+    return out;
   }
 
   /** Reads a map key and finds its field by comparing raw bytes (no string built on the hot path). */
-  private matchKey(r: MsgpackReader): CompiledField | undefined {
+  private matchKey(r: MsgpackReader): CompiledField<T> | undefined {
     const b = r.buf[r.pos];
     if (r.pos < r.end && (b & 0xe0) === 0xa0) {
       const len = b & 0x1f;
@@ -601,109 +707,6 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-function isZero(kind: FieldKind, v: unknown): boolean {
-  if (v === undefined || v === null) return true;
-  switch (kind) {
-    case "str":
-      return v === "";
-    case "bytes":
-    case "nbytes":
-    case "vsn":
-      return (v as ArrayLike<number>).length === 0;
-    case "bool":
-      return v === false;
-    default:
-      return v === 0;
-  }
-}
-
-function zeroOf(kind: FieldKind): unknown {
-  switch (kind) {
-    case "str":
-      return "";
-    case "bytes":
-      return EMPTY;
-    case "nbytes":
-      return null;
-    case "vsn":
-      return [0, 0, 0, 0, 0, 0];
-    case "bool":
-      return false;
-    default:
-      return 0;
-  }
-}
-
-function encodeField(w: MsgpackWriter, f: FieldSpec, v: unknown, struct: string): void {
-  const where = `${struct}.${f.go}`;
-  switch (f.kind) {
-    case "u8":
-    case "u16":
-    case "u32": {
-      const n = v ?? 0;
-      if (typeof n !== "number" || n > UINT_MAX[f.kind]) throw invalid(where, v);
-      w.uint(n);
-      return;
-    }
-    case "int":
-      if (typeof (v ?? 0) !== "number") throw invalid(where, v);
-      w.int((v as number | undefined) ?? 0);
-      return;
-    case "bool":
-      w.bool(v === true);
-      return;
-    case "str":
-      if (v !== undefined && typeof v !== "string") throw invalid(where, v);
-      w.str((v as string | undefined) ?? "");
-      return;
-    case "bytes":
-    case "nbytes":
-      if (v === null || v === undefined) return w.nil();
-      if (!(v instanceof Uint8Array)) throw invalid(where, v);
-      w.raw(v);
-      return;
-    case "vsn": {
-      // A Vsn that is not exactly 6 bytes crashes Go 0.2.2 — refuse to send one.
-      const a = v as ArrayLike<number> | undefined;
-      if (!a || a.length !== 6) throw new WireError("invalid", `${where}: Vsn must have 6 entries`);
-      w.rawHeader(6);
-      for (let i = 0; i < 6; i++) {
-        const x = a[i];
-        if (!Number.isInteger(x) || x < 0 || x > 255) throw invalid(where, v);
-        w.byte(x);
-      }
-      return;
-    }
-  }
-}
-
 function invalid(where: string, v: unknown): WireError {
   return new WireError("invalid", `${where}: cannot encode ${String(v)}`);
-}
-
-function decodeField(r: MsgpackReader, f: FieldSpec): unknown {
-  switch (f.kind) {
-    case "u8":
-    case "u16":
-    case "u32":
-      return r.readUint(UINT_MAX[f.kind]);
-    case "int":
-      return r.tryNil() ? 0 : r.readInt();
-    case "bool":
-      return r.readBool();
-    case "str":
-      return r.readStr();
-    case "bytes":
-      return r.readBytes();
-    case "nbytes":
-      return r.readBytesOrNull();
-    case "vsn": {
-      // Go sends exactly 6; shorter or longer is padded/truncated so the engine sees zeros
-      // (PMin 0 makes it ignore the node) instead of a malformed tuple.
-      const b = r.readBytes();
-      const out = [0, 0, 0, 0, 0, 0];
-      for (let i = 0; i < 6 && i < b.length; i++) out[i] = b[i];
-      return out;
-    }
-  }
 }

@@ -2,33 +2,28 @@
 // datagrams, and encode/piggyback/compound/encrypt outbound ones within the 1400-byte budget.
 
 import type { Logger } from "../log.ts";
-import { bytesToIp } from "./address.ts";
+import { bytesToIp, formatHostPort } from "../netutil.ts";
 import { asWireError, decodePacket, encodeCompound, encodeMessage, encodePacket, MAX_COMPOUND_PARTS, UDP_PACKET_SIZE } from "./codec.ts";
 import type { Message } from "./messages.ts";
 import { MessageType, type WireError } from "./messages.ts";
 import type { GossipCounters, GossipDropReason } from "./metrics.ts";
-import type { TransmitLimitedQueue } from "./queue.ts";
 import { ENCRYPT_OVERHEAD, type Keyring } from "./security.ts";
 import { encodeStreamMessage, StreamDecoder } from "./stream.ts";
-import type { PacketSource, StreamConn } from "./transport.ts";
+import type { Endpoint, Stream } from "./transport.ts";
 
 /** Per-part overhead inside a compound (u16 length) and the compound header (type + count). */
-export const COMPOUND_PART_OVERHEAD = 2;
-export const COMPOUND_HEADER_OVERHEAD = 2;
-
-export interface Endpoint {
-  address: string;
-  port: number;
-}
+const COMPOUND_PART_OVERHEAD = 2;
+const COMPOUND_HEADER_OVERHEAD = 2;
 
 export interface PacketNetOptions {
   keyring: Keyring | null;
   counters: GossipCounters;
-  queue: TransmitLimitedQueue;
+  /** Encoded broadcasts to piggyback, each costing `overhead` more, `limit` bytes in all (memberlist's getBroadcasts). */
+  broadcasts: (overhead: number, limit: number) => Uint8Array[];
   logger: Logger;
-  send: (buf: Uint8Array, address: string, port: number) => boolean;
+  send: (buf: Uint8Array, to: Endpoint) => boolean;
   /** Handles one valid inbound message. Exceptions are caught and counted as drops ("handler"). */
-  onMessage: (msg: Message, from: PacketSource) => void;
+  onMessage: (msg: Message, from: Endpoint) => void;
 }
 
 /** Why a decoded message cannot be acted upon, or null if it is fine. */
@@ -67,7 +62,7 @@ export class PacketNet {
 
   // ---------------------------------------------------------------- inbound
 
-  handlePacket(buf: Uint8Array, from: PacketSource): void {
+  handlePacket(buf: Uint8Array, from: Endpoint): void {
     const c = this.opts.counters;
     c.packetsIn++;
     c.bytesIn += buf.length;
@@ -92,7 +87,7 @@ export class PacketNet {
   }
 
   /** Runs one message through validation and the handler; never throws. */
-  dispatch(msg: Message, from: PacketSource): void {
+  dispatch(msg: Message, from: Endpoint): void {
     const invalid = validateMessage(msg);
     if (invalid) {
       this.drop("invalid", invalid, from);
@@ -106,10 +101,10 @@ export class PacketNet {
     }
   }
 
-  drop(reason: GossipDropReason, why: unknown, from?: PacketSource): void {
+  drop(reason: GossipDropReason, why: unknown, from?: Endpoint): void {
     this.opts.counters.drop(reason);
     if (this.opts.logger.enabled("debug")) {
-      this.opts.logger.debug("dropped packet", { reason, why: why instanceof Error ? why.message : String(why), from: from ? `${from.address}:${from.port}` : undefined });
+      this.opts.logger.debug("dropped packet", { reason, why: why instanceof Error ? why.message : String(why), from: from ? formatHostPort(from.address, from.port) : undefined });
     }
   }
 
@@ -136,7 +131,7 @@ export class PacketNet {
     const encoded = this.encodeCounted(msg);
     if (!encoded) return false;
     const avail = this.packetBudget - encoded.length - COMPOUND_HEADER_OVERHEAD;
-    const extra = avail > 0 ? this.opts.queue.getBroadcasts(COMPOUND_PART_OVERHEAD, avail) : [];
+    const extra = avail > 0 ? this.opts.broadcasts(COMPOUND_PART_OVERHEAD, avail) : [];
     for (const e of extra) this.countOut(e);
     if (extra.length === 0) return this.sendRaw(to, encoded);
     return this.sendParts(to, [encoded, ...extra]);
@@ -157,7 +152,7 @@ export class PacketNet {
    * Returns false when there was nothing to send.
    */
   gossipTo(to: Endpoint): boolean {
-    const parts = this.opts.queue.getBroadcasts(COMPOUND_PART_OVERHEAD, this.packetBudget - COMPOUND_HEADER_OVERHEAD);
+    const parts = this.opts.broadcasts(COMPOUND_PART_OVERHEAD, this.packetBudget - COMPOUND_HEADER_OVERHEAD);
     if (parts.length === 0) return false;
     for (const p of parts) this.countOut(p);
     this.sendParts(to, parts);
@@ -182,13 +177,13 @@ export class PacketNet {
     try {
       packet = encodePacket(payload, { keyring: this.opts.keyring ?? undefined });
     } catch (err) {
-      this.opts.logger.warn("cannot encode packet", { to: `${to.address}:${to.port}`, err });
+      this.opts.logger.warn("cannot encode packet", { to: formatHostPort(to.address, to.port), err });
       return false;
     }
     const c = this.opts.counters;
     c.packetsOut++;
     c.bytesOut += packet.length;
-    return this.opts.send(packet, to.address, to.port);
+    return this.opts.send(packet, to);
   }
 
   private encodeCounted(msg: Message): Uint8Array | null {
@@ -221,7 +216,7 @@ function typeName(b: number | undefined): string {
  * Reads one stream message (encrypted or not, compressed or not). Returns null when the peer closed
  * without sending anything. Throws WireError for malformed input and StreamError for I/O failures.
  */
-export async function readStreamMessage(conn: StreamConn, keyring: Keyring | null, onBytes?: (n: number) => void): Promise<Message | null> {
+export async function readStreamMessage(conn: Stream, keyring: Keyring | null, onBytes?: (n: number) => void): Promise<Message | null> {
   const dec = new StreamDecoder({ keyring: keyring ?? undefined });
   for (;;) {
     const chunk = await conn.read();
@@ -236,7 +231,7 @@ export async function readStreamMessage(conn: StreamConn, keyring: Keyring | nul
 }
 
 /** Writes one stream message (always compressed, like Go; encrypted with a keyring). */
-export function writeStreamMessage(conn: StreamConn, msg: Message, keyring: Keyring | null): number {
+export function writeStreamMessage(conn: Stream, msg: Message, keyring: Keyring | null): number {
   const bytes = encodeStreamMessage(msg, { keyring: keyring ?? undefined });
   conn.write(bytes);
   return bytes.length;

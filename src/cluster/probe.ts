@@ -4,13 +4,13 @@
 
 import type { Logger } from "../log.ts";
 import type { Timeout, TimingWheel } from "../timer/wheel.ts";
-import { bytesToIp } from "./address.ts";
+import { bytesToIp } from "../netutil.ts";
 import type { Awareness } from "./awareness.ts";
 import type { AckResp, IndirectPingReq, IpBytes, NackResp, Ping } from "./messages.ts";
 import type { GossipCounters } from "./metrics.ts";
-import type { Endpoint, PacketNet } from "./net.ts";
+import type { PacketNet } from "./net.ts";
 import { kRandomNodes, type NodeState, type StateTable } from "./state.ts";
-import type { PacketSource } from "./transport.ts";
+import type { Endpoint } from "./transport.ts";
 
 export interface ProbeConfig {
   probeIntervalMs: number;
@@ -191,7 +191,7 @@ export class Prober {
 
   // ---------------------------------------------------------------- responder side
 
-  handlePing(p: Ping, from: PacketSource): void {
+  handlePing(p: Ping, from: Endpoint): void {
     if (p.node !== "" && p.node !== this.opts.localName) {
       this.opts.logger.debug("ping for another node", { node: p.node, from: `${from.address}:${from.port}` });
       return;
@@ -200,7 +200,7 @@ export class Prober {
     this.opts.net.sendMsg(replyTo(p.sourceAddr, p.sourcePort, from), { type: "ackResp", body: ack });
   }
 
-  handleIndirectPing(ind: IndirectPingReq, from: PacketSource, ourPort: number): void {
+  handleIndirectPing(ind: IndirectPingReq, from: Endpoint, ourPort: number): void {
     const targetAddr = bytesToIp(ind.target);
     if (targetAddr === null) return;
     const { net, config, wheel } = this.opts;
@@ -252,7 +252,7 @@ export class Prober {
 }
 
 /** Reply to SourceAddr:SourcePort when both are set, else to the packet's sender. */
-function replyTo(addr: IpBytes | undefined, port: number | undefined, from: PacketSource): Endpoint {
+function replyTo(addr: IpBytes | undefined, port: number | undefined, from: Endpoint): Endpoint {
   if (addr && addr.length > 0 && port) {
     const a = bytesToIp(addr);
     if (a !== null) return { address: a, port };

@@ -5,7 +5,7 @@
 // answers or the reconnect timeout passes. Kept apart from the member table, whose dead entries are
 // reaped after gossipToTheDead.
 
-import type { Endpoint } from "./net.ts";
+import type { Endpoint } from "./transport.ts";
 
 export interface FailedMember {
   name: string;

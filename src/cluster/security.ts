@@ -6,15 +6,15 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { WireError } from "./messages.ts";
 
-export const NONCE_SIZE = 12;
-export const TAG_SIZE = 16;
+const NONCE_SIZE = 12;
+const TAG_SIZE = 16;
 /** Bytes added by encrypt() with vsn 1 (what Go 0.2.2 subtracts from its packet budget). */
 export const ENCRYPT_OVERHEAD = 1 + NONCE_SIZE + TAG_SIZE; // 29
 const BLOCK = 16;
 
 /** Passphrase → key derivation: fixed so every node with the same passphrase derives the same key. */
-export const KDF_SALT = "clusterclub-memberlist-encryption";
-export const KDF_INFO = "AES-256-GCM-key";
+const KDF_SALT = "clusterclub-memberlist-encryption";
+const KDF_INFO = "AES-256-GCM-key";
 const RAW_PREFIX = "base64:";
 
 export type EncryptionVersion = 0 | 1;

@@ -4,7 +4,7 @@
 
 import type { Logger } from "../log.ts";
 import type { TimingWheel } from "../timer/wheel.ts";
-import { bytesToIp } from "./address.ts";
+import { bytesToIp } from "../netutil.ts";
 import type { Awareness } from "./awareness.ts";
 import type { Alive, Dead, IpBytes, PushNodeState, Suspect, Vsn } from "./messages.ts";
 import { NodeStateCode } from "./messages.ts";
@@ -53,7 +53,7 @@ export interface StateTableOptions {
   onEvent: (kind: StateEventKind, node: NodeState) => void;
 }
 
-export function stateFromCode(code: number): MemberState | null {
+function stateFromCode(code: number): MemberState | null {
   switch (code) {
     case NodeStateCode.alive:
       return "alive";
@@ -74,6 +74,10 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+function copyVsn(v: Vsn): Vsn {
+  return [v[0], v[1], v[2], v[3], v[4], v[5]];
+}
+
 function vsnEqual(a: Vsn, b: Vsn): boolean {
   for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -90,7 +94,7 @@ export class IncompatibleVersionError extends Error {
 }
 
 /** Fisher–Yates in place. */
-export function shuffle<T>(xs: T[]): void {
+function shuffle<T>(xs: T[]): void {
   for (let i = xs.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
     const t = xs[i];
@@ -207,7 +211,7 @@ export class StateTable {
         incarnation: 0,
         state: "dead",
         stateChangedAt: this.opts.now(),
-        vsn: [...a.vsn] as Vsn,
+        vsn: copyVsn(a.vsn),
       };
       this.byName.set(a.node, state);
       // insert at a random position so new nodes are probed in random order
@@ -242,7 +246,7 @@ export class StateTable {
     }
 
     this.opts.broadcaster.alive(a, onDone);
-    state.vsn = [...a.vsn] as Vsn;
+    state.vsn = copyVsn(a.vsn);
     state.incarnation = a.incarnation;
     state.meta = a.meta;
     state.addr = a.addr;

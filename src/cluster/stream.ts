@@ -287,7 +287,8 @@ export class StreamDecoder {
             ad.set(b.subarray(h, h + ENCRYPT_HEADER));
             ad.set(this.label, ENCRYPT_HEADER);
           }
-          const keyring = this.opts.keyring as Keyring;
+          const keyring = this.opts.keyring;
+          if (!keyring) throw new WireError("decrypt", "stream is encrypted but no keyring is configured");
           const plain = keyring.decrypt(b.subarray(h + ENCRYPT_HEADER, h + ENCRYPT_HEADER + size), ad);
           return decodeStreamPayload(plain, this.maxDecompressed());
         }

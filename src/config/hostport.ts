@@ -1,4 +1,5 @@
 // "host:port" as operators write it: IPv4, [IPv6] or a DNS name, then a port 1–65535.
+// (Writing one is formatHostPort in ../netutil.ts.)
 
 import { isIP } from "node:net";
 
@@ -31,8 +32,4 @@ export function parseHostPort(text: string): HostPort | string {
   const port = Number(portText);
   if (port < 1 || port > 65535) return `port ${port} in "${text}" is out of range 1–65535`;
   return { host, port };
-}
-
-export function formatHostPort(host: string, port: number): string {
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -1,4 +1,4 @@
 export * from "./schema.ts";
 export { ConfigError, type ConfigIssue, configToToml, loadConfig, parseConfig } from "./parse.ts";
 export { formatDuration, parseDuration } from "./duration.ts";
-export { formatHostPort, parseHostPort, type HostPort } from "./hostport.ts";
+export { parseHostPort, type HostPort } from "./hostport.ts";

@@ -5,7 +5,8 @@ import { isIP } from "node:net";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { parseCidr } from "./cidr.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
-import { formatHostPort, parseHostPort } from "./hostport.ts";
+import { errorCodeOrMessage, formatHostPort } from "../netutil.ts";
+import { parseHostPort } from "./hostport.ts";
 import { resolveTls } from "./tls.ts";
 import { BACKEND_FIELDS, type Config, type FieldSpec, SECTIONS } from "./schema.ts";
 
@@ -263,7 +264,7 @@ function crossCheck(cfg: Table, issues: ConfigIssue[]): void {
     try {
       readFileSync(cluster.tlsCa);
     } catch (e) {
-      issues.push({ path: "cluster.tls_ca", message: `cannot read "${cluster.tlsCa}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      issues.push({ path: "cluster.tls_ca", message: `cannot read "${cluster.tlsCa}": ${errorCodeOrMessage(e)}` });
     }
   }
   if (typeof cluster.probeTimeoutMs === "number" && typeof cluster.probeIntervalMs === "number" && cluster.probeTimeoutMs >= cluster.probeIntervalMs) {

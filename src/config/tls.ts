@@ -4,6 +4,7 @@
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { errorCodeOrMessage } from "../netutil.ts";
 
 export interface CertPair {
   /** SNI name this pair answers for; undefined = the default certificate. */
@@ -34,7 +35,7 @@ function readPem(path: unknown, at: string, issues: Issue[]): string | undefined
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
-    issues.push({ path: at, message: `cannot read "${path}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+    issues.push({ path: at, message: `cannot read "${path}": ${errorCodeOrMessage(e)}` });
     return undefined;
   }
 }

@@ -1,6 +1,8 @@
 // One TCP connect check: open a connection, close it at once. DNS names are resolved by
 // Bun.connect on every check, so a backend whose name starts resolving later simply comes up.
 
+import { errorCodeOrMessage } from "../netutil.ts";
+
 export interface ProbeResult {
   ok: boolean;
   /** Why it failed (connect error code, "timeout"). */
@@ -26,7 +28,7 @@ export function tcpProbe(host: string, port: number, timeoutMs: number): Promise
           socket.end();
         },
         connectError(_socket, err) {
-          finish({ ok: false, error: (err as { code?: string }).code ?? err.message });
+          finish({ ok: false, error: errorCodeOrMessage(err) });
         },
         data() {},
         error(_socket, err) {
@@ -38,7 +40,7 @@ export function tcpProbe(host: string, port: number, timeoutMs: number): Promise
         // Timed out before the connection opened: do not leak it.
         if (done) socket.end();
       },
-      (err: unknown) => finish({ ok: false, error: (err as { code?: string }).code ?? String(err) }),
+      (err: unknown) => finish({ ok: false, error: errorCodeOrMessage(err) }),
     );
   });
 }

@@ -1,7 +1,7 @@
 // Request counters the admin API exposes. Each target (local backend or peer node) gets its slots
 // once; the request path only bumps numbers.
 
-import { CallbackGauge, Counter, Histogram, type HistogramSnapshot, type Registry } from "../admin/metrics.ts";
+import { CallbackGauge, Counter, Histogram, type HistogramSnapshot, LATENCY_BUCKETS_S, type Registry } from "../metrics/index.ts";
 
 const CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"] as const;
 
@@ -23,11 +23,7 @@ export class ProxyStats {
   readonly requests = new Counter("clusterclub_requests_total", "Proxied requests by upstream target and status class");
   readonly upstreamErrors = new Counter("clusterclub_upstream_errors_total", "Failed upstream attempts by target and kind");
   readonly localAnswers = new Counter("clusterclub_local_responses_total", "Answers made by the node itself, by status");
-  readonly latency = new Histogram(
-    "clusterclub_upstream_response_seconds",
-    "Time from forwarding to upstream response headers",
-    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-  );
+  readonly latency = new Histogram("clusterclub_upstream_response_seconds", "Time from forwarding to upstream response headers", LATENCY_BUCKETS_S);
   readonly retries = new Counter("clusterclub_retries_total", "Requests sent to another target after a failed attempt");
   private readonly targets = new Map<string, TargetStats>();
   private readonly localSlots = new Map<number, { value: number }>();

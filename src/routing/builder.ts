@@ -1,9 +1,9 @@
 // Builds a routing snapshot from the control plane's state: local health and the member table.
 // Pure, so the rules (who gets traffic, whose requests stay local) are tested without sockets.
 
-import type { Member } from "../cluster/memberlist.ts";
-import { decodeNodeMeta } from "../cluster/nodemeta.ts";
-import { formatHostPort } from "../config/hostport.ts";
+import type { Member } from "../cluster/index.ts";
+import { decodeNodeMeta } from "../control/nodemeta.ts";
+import { formatHostPort } from "../netutil.ts";
 import type { BackendHealth } from "../health/checker.ts";
 import type { PeerNode, RoutingSnapshot } from "./snapshot.ts";
 

@@ -3,8 +3,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { AdminAcl, InvalidCidrError } from "../../src/admin/acl.ts";
 import { AdminServer } from "../../src/admin/server.ts";
+import type { StatusDoc } from "../../src/admin/status.ts";
 
-const source = { status: () => ({ node: "n" }), metrics: () => "", ready: () => true };
+const status: StatusDoc = { node: "n", version: "0", uptime_s: 0, healthy_backends: 0, workers: null, backends: [], cluster: null, members: [] };
+const source = { status: () => status, metrics: () => "", ready: () => true };
 let server: AdminServer | undefined;
 
 afterEach(async () => {

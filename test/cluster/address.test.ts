@@ -1,20 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { AddressError, bytesToIp, chooseAdvertiseAddress, ipToBytes, parseSeed, resolveSeed } from "../../src/cluster/address.ts";
-
-describe("IP bytes", () => {
-  test("round-trips IPv4 and IPv6; IPv4-mapped prints as IPv4", () => {
-    expect([...ipToBytes("10.1.2.3")]).toEqual([10, 1, 2, 3]);
-    for (const ip of ["127.0.0.1", "::1", "fe80::1:2", "2001:db8::", "1:2:3:4:5:6:7:8", "::"]) expect(bytesToIp(ipToBytes(ip))).toBe(ip);
-    expect(ipToBytes("::ffff:10.0.0.1").length).toBe(16);
-    expect(bytesToIp(ipToBytes("::ffff:10.0.0.1"))).toBe("10.0.0.1");
-  });
-
-  test("rejects what is not an address", () => {
-    expect(() => ipToBytes("example.com")).toThrow(AddressError);
-    expect(bytesToIp(new Uint8Array(5))).toBeNull();
-    expect(bytesToIp(new Uint8Array(0))).toBeNull();
-  });
-});
+import { isIP } from "node:net";
+import { AddressError, chooseAdvertiseAddress, parseSeed, resolveSeed } from "../../src/cluster/address.ts";
 
 describe("seeds", () => {
   test("host:port, [v6]:port, bare v6, bare host", () => {
@@ -42,7 +28,7 @@ describe("advertise address", () => {
     expect(chooseAdvertiseAddress("0.0.0.0", "10.9.8.7")).toBe("10.9.8.7");
     expect(chooseAdvertiseAddress("127.0.0.3")).toBe("127.0.0.3");
     const auto = chooseAdvertiseAddress("0.0.0.0");
-    expect(() => ipToBytes(auto)).not.toThrow();
+    expect(isIP(auto)).toBeGreaterThan(0);
     expect(() => chooseAdvertiseAddress("0.0.0.0", "not-an-ip")).toThrow(AddressError);
   });
 });

@@ -1,23 +1,24 @@
-// The test-only fault hook in the gossip transport, over real sockets: loss both ways, delay,
-// one-way loss by address (UDP and TCP), lost SYNs; off by default; the env/signal control of a
-// node process.
+// The fault-injecting Transport wrapper (test/helpers/faults.ts) around real sockets: loss both ways,
+// delay, one-way loss by address (UDP and TCP), lost SYNs; off by default; the env/signal control of a
+// node process started through the test entry point.
 import { afterEach, describe, expect, test } from "bun:test";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FAULTS_ENV, FaultSpecError, faults, parseFaultSpec, setFaults } from "../../src/cluster/faults.ts";
-import type { PacketSource, StreamConn } from "../../src/cluster/transport.ts";
-import { NetTransport, StreamError } from "../../src/cluster/transport.ts";
+import { FAULTS_ENV, FaultSpecError, FaultyTransport, faults, parseFaultSpec, setFaults } from "../helpers/faults.ts";
+import { NetTransport } from "../../src/cluster/nettransport.ts";
+import { type Endpoint, type Stream, StreamError, type Transport } from "../../src/cluster/transport.ts";
 import { quietLogger } from "./helpers.ts";
 
-const open: NetTransport[] = [];
+const open: Transport[] = [];
 afterEach(async () => {
   setFaults(null);
   for (const t of open.splice(0)) await t.close();
 });
 
-async function transport(bind = "127.0.0.1", onPacket: (b: Uint8Array, f: PacketSource) => void = () => {}, onStream: (c: StreamConn) => void = () => {}) {
-  const t = await NetTransport.listen({ bindAddress: bind, bindPort: 0, onPacket, onStream, logger: quietLogger() });
+async function transport(bind = "127.0.0.1", onPacket: (b: Uint8Array, f: Endpoint) => void = () => {}, onStream: (c: Stream) => void = () => {}) {
+  const t = new FaultyTransport(await NetTransport.bind({ bindAddress: bind, bindPort: 0, logger: quietLogger() }));
+  t.start({ packet: onPacket, stream: onStream });
   open.push(t);
   return t;
 }
@@ -29,14 +30,14 @@ async function blast(n: number): Promise<number> {
   const b = await transport();
   const one = new Uint8Array(16);
   for (let i = 0; i < n; i++) {
-    b.sendPacket(one, "127.0.0.1", a.port);
+    b.sendPacket(one, { address: "127.0.0.1", port: a.port });
     if (i % 50 === 49) await Bun.sleep(1);
   }
   await Bun.sleep(100);
   return got;
 }
 
-describe("gossip fault hook", () => {
+describe("FaultyTransport", () => {
   test("off by default and after an empty spec: every packet arrives", async () => {
     expect(faults.enabled).toBe(false);
     setFaults({ blockMs: 10 });
@@ -66,7 +67,7 @@ describe("gossip fault hook", () => {
     const b = await transport();
     setFaults({ delayMs: 150, jitterMs: 20 });
     const t0 = performance.now();
-    expect(b.sendPacket(new Uint8Array(4), "127.0.0.1", a.port)).toBe(true);
+    expect(b.sendPacket(new Uint8Array(4), { address: "127.0.0.1", port: a.port })).toBe(true);
     await Bun.sleep(60);
     expect(at).toBe(0);
     const end = performance.now() + 2000;
@@ -80,18 +81,18 @@ describe("gossip fault hook", () => {
     const b = await transport("127.0.0.3");
     const c = await transport("127.0.0.4");
     setFaults({ dropFrom: ["127.0.0.3"] });
-    b.sendPacket(new Uint8Array(4), "127.0.0.2", a.port);
-    c.sendPacket(new Uint8Array(4), "127.0.0.2", a.port);
+    b.sendPacket(new Uint8Array(4), { address: "127.0.0.2", port: a.port });
+    c.sendPacket(new Uint8Array(4), { address: "127.0.0.2", port: a.port });
     await Bun.sleep(100);
     expect(got).toEqual(["127.0.0.4"]);
     // A handshake needs both directions: a → b never connects.
     const t0 = performance.now();
-    const err = await a.dial("127.0.0.3", b.port, 200).catch((e: unknown) => e);
+    const err = await a.dial({ address: "127.0.0.3", port: b.port }, 200).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StreamError);
     expect((err as StreamError).kind).toBe("timeout");
     expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
     // Other peers are untouched.
-    (await a.dial("127.0.0.4", c.port, 1000)).close();
+    (await a.dial({ address: "127.0.0.4", port: c.port }, 1000)).close();
   });
 
   test("an accepted stream from a dropped address is closed at once", async () => {
@@ -100,7 +101,7 @@ describe("gossip fault hook", () => {
     const b = await transport("127.0.0.3");
     // Outbound TCP on loopback leaves from 127.0.0.1 whatever the bind address.
     setFaults({ dropFrom: ["127.0.0.1"] });
-    const conn = await b.dial("127.0.0.2", a.port, 1000);
+    const conn = await b.dial({ address: "127.0.0.2", port: a.port }, 1000);
     expect(await conn.read()).toBeNull();
     expect(accepted).toEqual([]);
     expect(faults.stats.refusedStreams).toBeGreaterThan(0);
@@ -111,32 +112,32 @@ describe("gossip fault hook", () => {
     const a = await transport("127.0.0.2", () => got++);
     const b = await transport("127.0.0.3");
     setFaults({ dropTo: ["127.0.0.2"] });
-    expect(b.sendPacket(new Uint8Array(4), "127.0.0.2", a.port)).toBe(true);
+    expect(b.sendPacket(new Uint8Array(4), { address: "127.0.0.2", port: a.port })).toBe(true);
     await Bun.sleep(100);
     expect(got).toBe(0);
     setFaults(null);
-    b.sendPacket(new Uint8Array(4), "127.0.0.2", a.port);
+    b.sendPacket(new Uint8Array(4), { address: "127.0.0.2", port: a.port });
     await Bun.sleep(100);
     expect(got).toBe(1);
   });
 
   test("partition: groups reach each other only inside, whatever process the nodes share", async () => {
     const got: string[] = [];
-    const rec = (who: string) => (_b: Uint8Array, f: PacketSource) => got.push(`${f.address}>${who}`);
+    const rec = (who: string) => (_b: Uint8Array, f: Endpoint) => got.push(`${f.address}>${who}`);
     const a = await transport("127.0.0.2", rec("a"));
     const b = await transport("127.0.0.3", rec("b"));
     const c = await transport("127.0.0.4", rec("c"));
     setFaults({ partition: [["127.0.0.2", "127.0.0.3"], ["127.0.0.4"]] });
     const one = new Uint8Array(4);
-    a.sendPacket(one, "127.0.0.3", b.port);
-    a.sendPacket(one, "127.0.0.4", c.port);
-    c.sendPacket(one, "127.0.0.2", a.port);
-    c.sendPacket(one, "127.0.0.4", c.port);
+    a.sendPacket(one, { address: "127.0.0.3", port: b.port });
+    a.sendPacket(one, { address: "127.0.0.4", port: c.port });
+    c.sendPacket(one, { address: "127.0.0.2", port: a.port });
+    c.sendPacket(one, { address: "127.0.0.4", port: c.port });
     await Bun.sleep(100);
     expect(got.sort()).toEqual(["127.0.0.2>b", "127.0.0.4>c"]);
-    const err = await a.dial("127.0.0.4", c.port, 100).catch((e: unknown) => e);
+    const err = await a.dial({ address: "127.0.0.4", port: c.port }, 100).catch((e: unknown) => e);
     expect((err as StreamError).kind).toBe("timeout");
-    (await a.dial("127.0.0.3", b.port, 1000)).close();
+    (await a.dial({ address: "127.0.0.3", port: b.port }, 1000)).close();
   });
 
   test("synLoss: a connect waits one initial RTO; within a shorter deadline it times out", async () => {
@@ -144,9 +145,9 @@ describe("gossip fault hook", () => {
     const b = await transport();
     setFaults({ synLoss: 1 });
     const t0 = performance.now();
-    (await b.dial("127.0.0.1", a.port, 5000)).close();
+    (await b.dial({ address: "127.0.0.1", port: a.port }, 5000)).close();
     expect(performance.now() - t0).toBeGreaterThanOrEqual(990);
-    const err = await b.dial("127.0.0.1", a.port, 100).catch((e: unknown) => e);
+    const err = await b.dial({ address: "127.0.0.1", port: a.port }, 100).catch((e: unknown) => e);
     expect((err as StreamError).kind).toBe("timeout");
   });
 
@@ -162,12 +163,13 @@ describe("gossip fault hook", () => {
 });
 
 describe("node process control", () => {
-  const script = join(import.meta.dir, "../../src/cluster/faults.ts");
+  const entry = join(import.meta.dir, "../helpers/faultynode.ts");
   // Reports the active spec every 50 ms and any event-loop stall it noticed.
   const probe = `
-import { faults, installTestFaults } from ${JSON.stringify(script)};
+import { faults } from ${JSON.stringify(join(import.meta.dir, "../helpers/faults.ts"))};
+import { installFaultControl } from ${JSON.stringify(entry)};
 import { createLogger } from ${JSON.stringify(join(import.meta.dir, "../../src/log.ts"))};
-const on = installTestFaults(process.env, createLogger("t"));
+const on = Object.keys(installFaultControl(process.env, createLogger("t"))()).length > 0;
 let last = performance.now();
 setInterval(() => {
   const now = performance.now();
@@ -180,7 +182,7 @@ setInterval(() => {
     const dir = mkdtempSync(join(tmpdir(), "cc-faults-"));
     const cfg = join(dir, "n.toml");
     writeFileSync(cfg, '[cluster]\nlisten_port = 0\nbind_address = "127.0.0.1"\n[proxy]\nlisten_port = 0\n[admin]\nlisten_port = 0\n[[backends]]\naddress = \"127.0.0.1:1\"\n');
-    const p = Bun.spawn(["bun", join(import.meta.dir, "../../src/main.ts"), cfg], {
+    const p = Bun.spawn(["bun", entry, cfg], {
       env: { ...process.env, [FAULTS_ENV]: '{"lossOut":2}' },
       stdout: "ignore",
       stderr: "pipe",

@@ -2,13 +2,13 @@
 // exercised, not just AES-GCM). The node must not crash or stall, its member table must stay
 // right, and every dropped packet or compound part must be counted.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { bytesToIp } from "../../src/cluster/address.ts";
+import { bytesToIp } from "../../src/netutil.ts";
 import { decodePacket, encodeCompound, encodeMessage, encodePacket } from "../../src/cluster/codec.ts";
 import { Memberlist } from "../../src/cluster/memberlist.ts";
 import { type Message, OUR_VSN } from "../../src/cluster/messages.ts";
 import { validateMessage } from "../../src/cluster/net.ts";
 import { Keyring } from "../../src/cluster/security.ts";
-import { FAST, quietLogger, waitFor } from "./helpers.ts";
+import { FAST, quietLogger, TestMeta, waitFor } from "./helpers.ts";
 
 const TOTAL = 100_000;
 const BATCH = 50;
@@ -27,13 +27,18 @@ const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
 
 const nodes: Memberlist[] = [];
+const metas = new Map<string, TestMeta>();
 let target: Memberlist;
 
 beforeAll(async () => {
-  const fast = { ...FAST, logger: quietLogger(), bindAddress: "127.0.0.1", bindPort: 0, meta: new Uint8Array([7]) };
-  target = await Memberlist.create({ ...fast, name: "target", peers: [] });
+  const fast = { ...FAST, logger: quietLogger(), bindAddress: "127.0.0.1", bindPort: 0 };
+  target = await Memberlist.create({ ...fast, name: "target", peers: [], delegate: new TestMeta(new Uint8Array([7])) });
   nodes.push(target);
-  for (const name of ["p1", "p2"]) nodes.push(await Memberlist.create({ ...fast, name, peers: [`127.0.0.1:${target.port}`] }));
+  for (const name of ["p1", "p2"]) {
+    const meta = new TestMeta(new Uint8Array([7]));
+    metas.set(name, meta);
+    nodes.push(await Memberlist.create({ ...fast, name, peers: [`127.0.0.1:${target.port}`], delegate: meta }));
+  }
   await waitFor("cluster of 3", () => nodes.every((n) => n.aliveMembers().length === 3));
 });
 
@@ -164,7 +169,8 @@ test(
     // still a healthy cluster member: table intact and still gossiping
     const names = target.members().map((x) => `${x.name}:${x.state}`).sort();
     expect(names).toEqual(["p1:alive", "p2:alive", "target:alive"]);
-    nodes[1].setMeta(new Uint8Array([42]));
+    metas.get("p1")!.meta = new Uint8Array([42]);
+    nodes[1].updateNode();
     await waitFor("target hears meta update after the fuzz", () => target.members().find((x) => x.name === "p1")?.meta[0] === 42);
     console.log(`fuzz: ${TOTAL} packets in ${Math.round(performance.now() - started)} ms, drops by reason ${JSON.stringify(m.dropped)}`);
   },
@@ -174,7 +180,7 @@ test(
 test("an encrypted node drops (and counts) every plaintext, wrongly keyed or tampered packet", async () => {
   const right = Keyring.fromSecrets("right key");
   const wrong = Keyring.fromSecrets("wrong key");
-  const enc = await Memberlist.create({ ...FAST, logger: quietLogger(), bindAddress: "127.0.0.1", bindPort: 0, meta: new Uint8Array(), name: "sealed", peers: [], secrets: { primary: "right key" } });
+  const enc = await Memberlist.create({ ...FAST, logger: quietLogger(), bindAddress: "127.0.0.1", bindPort: 0, name: "sealed", peers: [], secrets: { primary: "right key" } });
   nodes.push(enc);
   const sock = await Bun.udpSocket({ socket: { error() {} } });
   const dropped = () => Object.values(enc.metrics().dropped).reduce((a, b) => a + b, 0);

@@ -1,5 +1,6 @@
 // Shared test helpers for the cluster tests.
 import { expect } from "bun:test";
+import type { Delegate, EventDelegate, Member } from "../../src/cluster/index.ts";
 import { WireError } from "../../src/cluster/messages.ts";
 import type { Logger } from "../../src/log.ts";
 
@@ -53,3 +54,30 @@ export const FAST = {
   awarenessMaxMultiplier: 8,
   joinRetryMaxMs: 1000,
 } as const;
+
+/** Node metadata a test can change: set `meta`, then call the engine's updateNode(). */
+export class TestMeta implements Pick<Delegate, "nodeMeta"> {
+  constructor(public meta: Uint8Array = new Uint8Array(0)) {}
+  nodeMeta(): Uint8Array {
+    return this.meta;
+  }
+}
+
+type EventKind = "join" | "leave" | "update";
+
+/** An EventDelegate that tests subscribe to after the engine was created. */
+export class TestEvents implements EventDelegate {
+  private readonly fns: Record<EventKind, ((m: Member) => void)[]> = { join: [], leave: [], update: [] };
+  on(kind: EventKind, fn: (m: Member) => void): void {
+    this.fns[kind].push(fn);
+  }
+  notifyJoin(m: Member): void {
+    for (const f of this.fns.join) f(m);
+  }
+  notifyLeave(m: Member): void {
+    for (const f of this.fns.leave) f(m);
+  }
+  notifyUpdate(m: Member): void {
+    for (const f of this.fns.update) f(m);
+  }
+}

@@ -3,9 +3,11 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { encodeMessage, encodePacket } from "../../src/cluster/codec.ts";
 import { Memberlist, type Member, type MemberlistInit } from "../../src/cluster/memberlist.ts";
 import { suspicionTimeoutMs } from "../../src/cluster/suspicion.ts";
-import { FAST, quietLogger, waitFor } from "./helpers.ts";
+import { FAST, quietLogger, TestEvents, TestMeta, waitFor } from "./helpers.ts";
 
 const live: Memberlist[] = [];
+const delegates = new Map<Memberlist, { meta: TestMeta; events: TestEvents }>();
+const events = (m: Memberlist) => delegates.get(m)!.events;
 afterEach(async () => {
   await Promise.all(live.splice(0).map((m) => m.shutdown()));
 });
@@ -14,8 +16,10 @@ const meta = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 async function node(name: string, extra: Partial<MemberlistInit> = {}): Promise<Memberlist> {
-  const m = await Memberlist.create({ name, bindAddress: "127.0.0.1", bindPort: 0, peers: [], meta: meta(`meta-${name}`), logger: quietLogger(), ...FAST, ...extra });
+  const d = { meta: new TestMeta(meta(`meta-${name}`)), events: new TestEvents() };
+  const m = await Memberlist.create({ name, bindAddress: "127.0.0.1", bindPort: 0, peers: [], delegate: d.meta, events: d.events, logger: quietLogger(), ...FAST, ...extra });
   live.push(m);
+  delegates.set(m, d);
   return m;
 }
 
@@ -51,8 +55,8 @@ describe("Memberlist on loopback", () => {
     const firstSuspect: number[] = [];
     const deadAt = new Map<string, number>();
     for (const m of others) {
-      m.on("update", (x) => x.name === victim.localName && x.state === "suspect" && firstSuspect.push(performance.now()));
-      m.on("dead", (x) => x.name === victim.localName && deadAt.set(m.localName, performance.now()));
+      events(m).on("update", (x) => x.name === victim.localName && x.state === "suspect" && firstSuspect.push(performance.now()));
+      events(m).on("leave", (x) => x.name === victim.localName && x.state === "dead" && deadAt.set(m.localName, performance.now()));
     }
     const killedAt = performance.now();
     await victim.shutdown();
@@ -91,18 +95,20 @@ describe("Memberlist on loopback", () => {
   test("metadata changes reach every node", async () => {
     const nodes = await cluster(4);
     const updates: string[] = [];
-    for (const m of nodes.slice(1)) m.on("update", (x) => x.name === "n0" && updates.push(m.localName));
-    nodes[0].setMeta(meta("v2"));
+    for (const m of nodes.slice(1)) events(m).on("update", (x) => x.name === "n0" && updates.push(m.localName));
+    delegates.get(nodes[0])!.meta.meta = meta("v2");
+    nodes[0].updateNode();
     await waitFor("meta v2 everywhere", () => nodes.every((m) => text(view(m, "n0")!.meta) === "v2"));
     expect(updates.sort()).toEqual(["n1", "n2", "n3"]);
-    expect(() => nodes[0].setMeta(new Uint8Array(513))).toThrow(/limit is 512/);
+    delegates.get(nodes[0])!.meta.meta = new Uint8Array(513);
+    expect(() => nodes[0].updateNode()).toThrow(/limit is 512/);
   });
 
   test("graceful leave shows as left everywhere", async () => {
     const nodes = await cluster(4);
     const leaver = nodes[3];
     const leaves: string[] = [];
-    for (const m of nodes.slice(0, 3)) m.on("leave", (x) => x.name === leaver.localName && leaves.push(m.localName));
+    for (const m of nodes.slice(0, 3)) events(m).on("leave", (x) => x.name === leaver.localName && x.state === "left" && leaves.push(m.localName));
     await leaver.leave(3000);
     await leaver.shutdown();
     await waitFor("all show left", () => nodes.slice(0, 3).every((m) => view(m, leaver.localName)?.state === "left"));

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { MsgpackReader, MsgpackWriter, StructCodec, valueEnd } from "../../src/cluster/msgpack.ts";
+import { bool, bytes, MsgpackReader, MsgpackWriter, omitEmpty, str, StructCodec, u32, valueEnd } from "../../src/cluster/msgpack.ts";
 import { WireError } from "../../src/cluster/messages.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -159,13 +159,11 @@ interface Sample {
   opt?: string;
 }
 
-const sampleCodec = new StructCodec<Sample>("sample", [
-  { go: "SeqNo", key: "seqNo", kind: "u32" },
-  { go: "Name", key: "name", kind: "str" },
-  { go: "Data", key: "data", kind: "bytes" },
-  { go: "Flag", key: "flag", kind: "bool" },
-  { go: "Opt", key: "opt", kind: "str", omitEmpty: true },
-]);
+const sampleCodec = new StructCodec<Sample>(
+  "sample",
+  { seqNo: 0, name: "", data: new Uint8Array(0), flag: false },
+  { seqNo: u32("SeqNo"), name: str("Name"), data: bytes("Data"), flag: bool("Flag"), opt: omitEmpty(str("Opt")) },
+);
 
 describe("StructCodec", () => {
   test("keys sorted bytewise, omitempty left out", () => {
@@ -191,6 +189,14 @@ describe("StructCodec", () => {
     w.uint(99);
     const v = sampleCodec.decode(new MsgpackReader(w.finish()));
     expect(v).toEqual({ seqNo: 7, name: "", data: new Uint8Array(0), flag: false, opt: "o" });
+  });
+
+  test("a value of the wrong type for its field is a decode error, not a wrong-typed property", () => {
+    const w = new MsgpackWriter();
+    w.mapHeader(1);
+    w.str("SeqNo");
+    w.str("seven");
+    expect(wireError(() => sampleCodec.decode(new MsgpackReader(w.finish()))).reason).toBe("msgpack");
   });
 
   test("rejects a struct encoded as an array", () => {

@@ -6,7 +6,7 @@ import { decodePacket, encodeMessage, encodePacket } from "../../src/cluster/cod
 import { Memberlist } from "../../src/cluster/memberlist.ts";
 import { type Message, OUR_VSN } from "../../src/cluster/messages.ts";
 import { readStreamMessage, writeStreamMessage } from "../../src/cluster/net.ts";
-import { NetTransport } from "../../src/cluster/transport.ts";
+import { NetTransport } from "../../src/cluster/nettransport.ts";
 import { FAST, quietLogger, waitFor } from "./helpers.ts";
 
 const LO = Uint8Array.from([127, 0, 0, 1]);
@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 async function member(name: string): Promise<Memberlist> {
-  const m = await Memberlist.create({ ...FAST, name, bindAddress: "127.0.0.1", bindPort: 0, peers: [], meta: new Uint8Array(), logger: quietLogger() });
+  const m = await Memberlist.create({ ...FAST, name, bindAddress: "127.0.0.1", bindPort: 0, peers: [], logger: quietLogger() });
   cleanups.push(() => m.shutdown());
   return m;
 }
@@ -47,18 +47,16 @@ async function listener(port = 0): Promise<{ sock: udp.Socket<"uint8array">; got
 async function fakeNode(tcpAnswers: boolean): Promise<{ port: number; got: Message[]; tcpPings: () => number }> {
   const got: Message[] = [];
   let tcpPings = 0;
-  const t = await NetTransport.listen({
-    bindAddress: "127.0.0.1",
-    bindPort: 0,
-    logger: quietLogger(),
-    onPacket: (buf) => {
+  const t = await NetTransport.bind({ bindAddress: "127.0.0.1", bindPort: 0, logger: quietLogger() });
+  t.start({
+    packet: (buf) => {
       try {
         got.push(...decodePacket(buf));
       } catch {
         // not ours to judge
       }
     },
-    onStream: async (conn) => {
+    stream: async (conn) => {
       const msg = await readStreamMessage(conn, null).catch(() => null);
       if (msg?.type === "ping") {
         tcpPings++;

@@ -11,7 +11,7 @@ afterEach(async () => {
 });
 
 async function member(name: string): Promise<Memberlist> {
-  const m = await Memberlist.create({ ...FAST, name, bindAddress: "127.0.0.1", bindPort: 0, peers: [], meta: new Uint8Array(), logger: quietLogger() });
+  const m = await Memberlist.create({ ...FAST, name, bindAddress: "127.0.0.1", bindPort: 0, peers: [], logger: quietLogger() });
   live.push(m);
   return m;
 }
@@ -85,7 +85,7 @@ describe("push/pull", () => {
   });
 
   test("a plaintext stream to an encrypted node gets an error reply and changes nothing", async () => {
-    const m = await Memberlist.create({ ...FAST, name: "sealed", bindAddress: "127.0.0.1", bindPort: 0, peers: [], meta: new Uint8Array(), secrets: { primary: "k" }, logger: quietLogger() });
+    const m = await Memberlist.create({ ...FAST, name: "sealed", bindAddress: "127.0.0.1", bindPort: 0, peers: [], secrets: { primary: "k" }, logger: quietLogger() });
     live.push(m);
     const err = await pushPull(m.port, [state("x", 40003)]).catch((e: unknown) => e);
     // the reply is encrypted, so a plaintext decoder cannot read it: either way, no table came back

@@ -1,10 +1,10 @@
 // Healing after a partition: two halves of a split cluster, each with more than one node (so neither is
 // "alone" and the joiner never retries its seeds), find each other again through the failed members
-// they remember. In-process nodes on 127.0.0.2–5, split by the test fault hook.
+// they remember. In-process nodes on 127.0.0.2–5, split by FaultyTransport.
 import { afterEach, describe, expect, test } from "bun:test";
-import { setFaults } from "../../src/cluster/faults.ts";
 import { Memberlist, type MemberlistInit } from "../../src/cluster/memberlist.ts";
 import { FailedMembers } from "../../src/cluster/reconnect.ts";
+import { faultyNetTransport, setFaults } from "../helpers/faults.ts";
 import { FAST, quietLogger, waitFor } from "./helpers.ts";
 
 const live: Memberlist[] = [];
@@ -20,10 +20,8 @@ async function cluster(extra: Partial<MemberlistInit>): Promise<Memberlist[]> {
   for (const [i, ip] of IPS.entries()) {
     const m = await Memberlist.create({
       name: `n${i}`,
-      bindAddress: ip,
-      bindPort: 0,
+      transport: await faultyNetTransport({ bindAddress: ip, bindPort: 0, logger: quietLogger() }),
       peers: i === 0 ? [] : [`${IPS[0]}:${nodes[0]!.port}`],
-      meta: new Uint8Array(0),
       logger: quietLogger(),
       ...FAST,
       ...extra,

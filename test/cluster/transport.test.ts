@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import type { PacketSource, StreamConn } from "../../src/cluster/transport.ts";
-import { NetTransport, StreamError } from "../../src/cluster/transport.ts";
+import { NetTransport } from "../../src/cluster/nettransport.ts";
+import { type Endpoint, type Stream, StreamError } from "../../src/cluster/transport.ts";
 import { quietLogger } from "./helpers.ts";
 
 const open: NetTransport[] = [];
@@ -8,8 +8,9 @@ afterEach(async () => {
   for (const t of open.splice(0)) await t.close();
 });
 
-async function transport(onPacket: (b: Uint8Array, f: PacketSource) => void = () => {}, onStream: (c: StreamConn) => void = () => {}) {
-  const t = await NetTransport.listen({ bindAddress: "127.0.0.1", bindPort: 0, onPacket, onStream, logger: quietLogger() });
+async function transport(onPacket: (b: Uint8Array, f: Endpoint) => void = () => {}, onStream: (c: Stream) => void = () => {}) {
+  const t = await NetTransport.bind({ bindAddress: "127.0.0.1", bindPort: 0, logger: quietLogger() });
+  t.start({ packet: onPacket, stream: onStream });
   open.push(t);
   return t;
 }
@@ -28,15 +29,15 @@ describe("NetTransport", () => {
     expect(a.port).toBeGreaterThan(0);
     // the TCP side answers on that port
     const b = await transport();
-    const c = await b.dial("127.0.0.1", a.port, 1000);
+    const c = await b.dial({ address: "127.0.0.1", port: a.port }, 1000);
     c.close();
   });
 
   test("packets arrive with their source address and port", async () => {
-    const got: [string, PacketSource][] = [];
+    const got: [string, Endpoint][] = [];
     const a = await transport((buf, from) => got.push([new TextDecoder().decode(buf), from]));
     const b = await transport();
-    expect(b.sendPacket(new TextEncoder().encode("hello"), "127.0.0.1", a.port)).toBe(true);
+    expect(b.sendPacket(new TextEncoder().encode("hello"), { address: "127.0.0.1", port: a.port })).toBe(true);
     await until(() => got.length === 1);
     expect(got[0][0]).toBe("hello");
     expect(got[0][1]).toEqual({ address: "127.0.0.1", port: b.port });
@@ -55,7 +56,7 @@ describe("NetTransport", () => {
       conn.end();
     });
     const b = await transport();
-    const c = await b.dial("127.0.0.1", a.port, 1000);
+    const c = await b.dial({ address: "127.0.0.1", port: a.port }, 1000);
     c.write(new Uint8Array(size).fill(2));
     let back = 0;
     for (;;) {
@@ -71,7 +72,7 @@ describe("NetTransport", () => {
       /* never answers */
     });
     const b = await transport();
-    const c = await b.dial("127.0.0.1", a.port, 1000);
+    const c = await b.dial({ address: "127.0.0.1", port: a.port }, 1000);
     c.setDeadline(50);
     const err = await c.read().then(
       () => null,
@@ -86,7 +87,7 @@ describe("NetTransport", () => {
     const port = a.port;
     await a.close();
     const b = await transport();
-    const err = await b.dial("127.0.0.1", port, 1000).then(
+    const err = await b.dial({ address: "127.0.0.1", port: port }, 1000).then(
       () => null,
       (e: unknown) => e,
     );
@@ -96,6 +97,6 @@ describe("NetTransport", () => {
   test("sendPacket after close returns false instead of throwing", async () => {
     const a = await transport();
     await a.close();
-    expect(a.sendPacket(new Uint8Array([1]), "127.0.0.1", 9)).toBe(false);
+    expect(a.sendPacket(new Uint8Array([1]), { address: "127.0.0.1", port: 9 })).toBe(false);
   });
 });

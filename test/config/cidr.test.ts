@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { addressBytes, cidrContains, parseCidr, type Cidr } from "../../src/config/cidr.ts";
+import { cidrContains, parseCidr, type Cidr } from "../../src/config/cidr.ts";
+import { ipToBytes16 } from "../../src/netutil.ts";
 import { ConfigError, parseConfig } from "../../src/config/index.ts";
 
 function range(text: string): Cidr {
@@ -34,7 +35,7 @@ describe("parseCidr / cidrContains", () => {
     expect(cidrContains(range("2001:db8::/32"), "2001:db8:ffff::1")).toBe(true);
     expect(cidrContains(range("2001:db8::/32"), "2001:db9::1")).toBe(false);
     expect(cidrContains(range("::/0"), "127.0.0.1")).toBe(true); // the v4-mapped space is inside ::/0
-    expect(Array.from(addressBytes("1:2:3:4:5:6:7:8")!)).toEqual([0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8]);
+    expect(Array.from(ipToBytes16("1:2:3:4:5:6:7:8")!)).toEqual([0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8]);
   });
 
   test("an address that is not one never matches", () => {

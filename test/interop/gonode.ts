@@ -88,6 +88,11 @@ export type GoEvent =
   | { event: "members"; members: GoMember[] | null }
   | { event: "meta"; meta: string; error: string | null }
   | { event: "left"; error: string | null }
+  | { event: "msg"; data: string }
+  | { event: "state"; data: string; join: boolean }
+  | { event: "sent"; error: string | null }
+  | { event: "queued" }
+  | { event: "stateSet" }
   | { event: "error"; error: string };
 
 type Waiter = { pred: (e: GoEvent) => boolean; resolve: (e: GoEvent) => void };
@@ -237,6 +242,28 @@ export class GoNode {
     const ev = (await p) as Extract<GoEvent, { event: "joined" }>;
     if (ev.error) throw new Error(`join failed: ${ev.error}`);
     return ev.contacted;
+  }
+
+  /** A user message to `node` (SendBestEffort or SendReliable). */
+  async sendUser(node: string, how: "best" | "reliable", text: string): Promise<void> {
+    const p = this.next((e) => e.event === "sent");
+    this.send(`send ${node} ${how} ${text}`);
+    const ev = (await p) as Extract<GoEvent, { event: "sent" }>;
+    if (ev.error) throw new Error(`send failed: ${ev.error}`);
+  }
+
+  /** Queues a user message that the delegate hands to gossip (GetBroadcasts) once. */
+  async broadcast(text: string): Promise<void> {
+    const p = this.next((e) => e.event === "queued");
+    this.send(`broadcast ${text}`);
+    await p;
+  }
+
+  /** Sets the delegate's push/pull user state (LocalState). */
+  async setState(text: string): Promise<void> {
+    const p = this.next((e) => e.event === "stateSet");
+    this.send(`state ${text}`);
+    await p;
   }
 
   /** Graceful: Leave (gossips dead about itself), Shutdown, exit 0. */

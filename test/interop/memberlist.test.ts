@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { Memberlist, type MemberlistInit } from "../../src/cluster/memberlist.ts";
 import { suspicionTimeoutMs } from "../../src/cluster/suspicion.ts";
-import { quietLogger, waitFor } from "../cluster/helpers.ts";
+import { quietLogger, TestMeta, waitFor } from "../cluster/helpers.ts";
 import { buildGoPeer, type GoEvent, GoNode } from "./gonode.ts";
 
 const go = await buildGoPeer();
@@ -33,6 +33,7 @@ function detectionBoundMs(n: number): number {
 
 const goNodes: GoNode[] = [];
 const bunNodes: Memberlist[] = [];
+const metas = new Map<Memberlist, TestMeta>();
 afterEach(async () => {
   for (const g of goNodes.splice(0)) g.kill();
   await Promise.all(bunNodes.splice(0).map((b) => b.shutdown()));
@@ -58,18 +59,20 @@ describe.skipIf(!go.ok).each([
   }
 
   async function bunNode(name: string, extra: Partial<MemberlistInit> = {}): Promise<Memberlist> {
+    const meta = new TestMeta(enc(`meta-${name}`));
     const m = await Memberlist.create({
       name,
       bindAddress: "127.0.0.1",
       bindPort: 0,
       peers: [],
-      meta: enc(`meta-${name}`),
+      delegate: meta,
       secrets: encrypted ? { primary: SECRET } : undefined,
       logger: quietLogger(),
       ...BUN_TIMING,
       ...extra,
     });
     bunNodes.push(m);
+    metas.set(m, meta);
     return m;
   }
 
@@ -112,7 +115,8 @@ describe.skipIf(!go.ok).each([
     const b = await bunNode("bun-1", { peers: [`127.0.0.1:${g.port}`] });
     await waitFor("joined", () => bunSees(b, "go-1")?.state === "alive");
     await g.waitFor(isEvent("join", "bun-1"));
-    b.setMeta(enc("bun-v2"));
+    metas.get(b)!.meta = enc("bun-v2");
+    b.updateNode();
     await g.waitFor(isEvent("update", "bun-1", "bun-v2"));
     await g.setMeta("go-v2");
     await waitFor("bun sees go-v2", () => text(bunSees(b, "go-1")!.meta) === "go-v2");
@@ -120,9 +124,10 @@ describe.skipIf(!go.ok).each([
 
   test("SIGKILL of the Go node is detected as dead by Bun", async () => {
     const g = await goNode("go-1");
-    const b = await bunNode("bun-1", { peers: [`127.0.0.1:${g.port}`] });
+    let resolveDead: (at: number) => void = () => {};
+    const dead = new Promise<number>((resolve) => (resolveDead = resolve));
+    const b = await bunNode("bun-1", { peers: [`127.0.0.1:${g.port}`], events: { notifyLeave: (m) => m.name === "go-1" && m.state === "dead" && resolveDead(performance.now()) } });
     await waitFor("joined", () => bunSees(b, "go-1")?.state === "alive");
-    const dead = new Promise<number>((resolve) => b.on("dead", (m) => m.name === "go-1" && resolve(performance.now())));
     const killedAt = performance.now();
     g.kill();
     await waitFor("bun marks go dead", () => bunSees(b, "go-1")?.state === "dead", detectionBoundMs(2));

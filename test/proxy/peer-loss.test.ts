@@ -3,7 +3,7 @@
 // back and another node could serve it. Now a peer that stops being alive loses its pooled
 // connections at once, and the (idempotent) request is retried on another node.
 import { afterAll, expect, test } from "bun:test";
-import { setFaults } from "../../src/cluster/faults.ts";
+import { faultyNetTransport, setFaults } from "../helpers/faults.ts";
 import { startBackend } from "../fixtures/backend.ts";
 import { deadPort, FAST_GOSSIP, startNode, until } from "../helpers/node.ts";
 
@@ -19,10 +19,10 @@ afterAll(async () => {
 });
 
 test("regression: a request waiting on a peer that becomes suspect is retried on another node, not held until 504", async () => {
-  const a = await startNode({ name: "pa", bind: "127.0.0.40", backends: [`127.0.0.40:${deadPort()}`], proxy: 'response_timeout = "20s"', cluster: FAST_GOSSIP });
+  const a = await startNode({ name: "pa", bind: "127.0.0.40", backends: [`127.0.0.40:${deadPort()}`], proxy: 'response_timeout = "20s"', cluster: FAST_GOSSIP, gossipTransport: faultyNetTransport });
   const seed = `peers = ["127.0.0.40:${a.cluster!.port}"]\n${FAST_GOSSIP}`;
-  const b = await startNode({ name: "pb", bind: "127.0.0.41", backends: [`127.0.0.41:${hung.port}`], cluster: seed });
-  const c = await startNode({ name: "pc", bind: "127.0.0.42", backends: [`127.0.0.42:${good.port}`], cluster: seed });
+  const b = await startNode({ name: "pb", bind: "127.0.0.41", backends: [`127.0.0.41:${hung.port}`], cluster: seed, gossipTransport: faultyNetTransport });
+  const c = await startNode({ name: "pc", bind: "127.0.0.42", backends: [`127.0.0.42:${good.port}`], cluster: seed, gossipTransport: faultyNetTransport });
   nodes.push(a, b, c);
   await until(() => a.router.snapshot.peers.length === 2, 10_000);
 

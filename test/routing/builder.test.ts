@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { Member } from "../../src/cluster/memberlist.ts";
-import { encodeNodeMeta } from "../../src/cluster/nodemeta.ts";
+import { encodeNodeMeta } from "../../src/control/nodemeta.ts";
 import type { BackendHealth } from "../../src/health/checker.ts";
 import { buildSnapshot } from "../../src/routing/builder.ts";
 

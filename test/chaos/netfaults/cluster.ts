@@ -1,18 +1,20 @@
 // Network-fault scenarios: a cluster of real node processes, each on its own address (a loopback
 // address 127.x.y.z, or a host of the namespace lab), with its backends in one helper process per host,
-// gossip faults driven through CLUSTERCLUB_TEST_FAULTS (a control file re-read on SIGUSR1), membership
+// gossip faults driven through CLUSTERCLUB_TEST_FAULTS (a control file re-read on SIGUSR1; nodes start through
+// the test entry point test/helpers/faultynode.ts, which wraps their gossip transport), membership
 // watched from outside through /status, and the counters read from /metrics and the nodes' logs.
 
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import type { FaultSpec } from "../../../src/cluster/faults.ts";
+import type { FaultSpec } from "../../helpers/faults.ts";
 import { until } from "../../helpers/node.ts";
 import type { LoadOutcome } from "./loadgen.ts";
 
 export const ROOT = join(import.meta.dir, "../../..");
-export const MAIN = join(ROOT, "src/main.ts");
+/** The CLI with a fault-injecting gossip transport. */
+export const FAULTY_NODE = join(ROOT, "test/helpers/faultynode.ts");
 export const BACKENDS = join(import.meta.dir, "backends.ts");
 export const LOADGEN = join(import.meta.dir, "loadgen.ts");
 export const GOSSIP_PORT = 7946;
@@ -188,7 +190,7 @@ ${host.backends.map((b, k) => `[[backends]]\naddress = "${backendHost}:${BACKEND
     const env = JSON.stringify({ ...faults, file: faultFile });
     const q = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
     return {
-      cmd: ["bash", "-c", `exec env CLUSTERCLUB_TEST_FAULTS=${q(env)} bun ${q(MAIN)} ${q(configPath)} --log-format json --log-level info 2>>${q(logPath)}`],
+      cmd: ["bash", "-c", `exec env CLUSTERCLUB_TEST_FAULTS=${q(env)} bun ${q(FAULTY_NODE)} ${q(configPath)} --log-format json --log-level info 2>>${q(logPath)}`],
       logPath,
       faultFile,
     };

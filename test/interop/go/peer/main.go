@@ -1,7 +1,10 @@
 // A minimal memberlist 0.2.2 node used as the reference peer in interop tests.
 //
 // stdout: one JSON object per line — {"event":"ready",...}, join/leave/update events, replies to commands.
-// stdin commands: "members", "meta <string>", "join <host:port>[,<host:port>...]", "leave".
+// stdin commands: "members", "meta <string>", "join <host:port>[,<host:port>...]", "leave",
+// "send <node> best|reliable <string>" (a user message), "broadcast <string>" (a user message given to
+// gossip once), "state <string>" (our push/pull user state). Received user messages and user state
+// are printed as {"event":"msg"} and {"event":"state"}.
 // stderr: memberlist's own log.
 //
 // Build (GOPATH mode, Debian packages): GOPATH=/usr/share/gocode GO111MODULE=off go build
@@ -50,10 +53,12 @@ func nodeJSON(n *memberlist.Node) map[string]interface{} {
 	}
 }
 
-// delegate serves our metadata; it carries no user messages or state.
+// delegate serves our metadata, user broadcasts and push/pull state, and reports what it receives.
 type delegate struct {
-	mu   sync.Mutex
-	meta []byte
+	mu         sync.Mutex
+	meta       []byte
+	state      []byte
+	broadcasts [][]byte
 }
 
 func (d *delegate) NodeMeta(limit int) []byte {
@@ -64,10 +69,32 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	}
 	return d.meta
 }
-func (d *delegate) NotifyMsg([]byte)                           {}
-func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
-func (d *delegate) LocalState(join bool) []byte                { return nil }
-func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
+func (d *delegate) NotifyMsg(b []byte) {
+	emit(map[string]interface{}{"event": "msg", "data": string(b)})
+}
+
+// GetBroadcasts hands each queued message out once, as far as the limit allows.
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out [][]byte
+	for len(d.broadcasts) > 0 && len(d.broadcasts[0])+overhead <= limit {
+		limit -= len(d.broadcasts[0]) + overhead
+		out = append(out, d.broadcasts[0])
+		d.broadcasts = d.broadcasts[1:]
+	}
+	return out
+}
+
+func (d *delegate) LocalState(join bool) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.state
+}
+
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {
+	emit(map[string]interface{}{"event": "state", "data": string(buf), "join": join})
+}
 
 type events struct{}
 
@@ -176,6 +203,37 @@ func main() {
 		case "join":
 			n, err := ml.Join(splitList(arg))
 			emit(map[string]interface{}{"event": "joined", "contacted": n, "error": errString(err)})
+		case "send":
+			parts := strings.SplitN(arg, " ", 3)
+			if len(parts) != 3 {
+				emit(map[string]interface{}{"event": "error", "error": "usage: send <node> best|reliable <text>"})
+				continue
+			}
+			var target *memberlist.Node
+			for _, n := range ml.Members() {
+				if n.Name == parts[0] {
+					target = n
+				}
+			}
+			var err error
+			if target == nil {
+				err = fmt.Errorf("no member %s", parts[0])
+			} else if parts[1] == "reliable" {
+				err = ml.SendReliable(target, []byte(parts[2]))
+			} else {
+				err = ml.SendBestEffort(target, []byte(parts[2]))
+			}
+			emit(map[string]interface{}{"event": "sent", "error": errString(err)})
+		case "broadcast":
+			d.mu.Lock()
+			d.broadcasts = append(d.broadcasts, []byte(arg))
+			d.mu.Unlock()
+			emit(map[string]interface{}{"event": "queued"})
+		case "state":
+			d.mu.Lock()
+			d.state = []byte(arg)
+			d.mu.Unlock()
+			emit(map[string]interface{}{"event": "stateSet"})
 		case "leave":
 			err := ml.Leave(5 * time.Second)
 			emit(map[string]interface{}{"event": "left", "error": errString(err)})

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { MsgpackWriter } from "../../src/cluster/msgpack.ts";
-import { decodeNodeMeta, encodeNodeMeta } from "../../src/cluster/nodemeta.ts";
+import { MsgpackWriter } from "../../src/cluster/index.ts";
+import { decodeNodeMeta, encodeNodeMeta } from "../../src/control/nodemeta.ts";
 
 function map(entries: [string, (w: MsgpackWriter) => void][]): Uint8Array {
   const w = new MsgpackWriter();

@@ -1,16 +1,17 @@
 // Publishes our healthy backend count in gossip metadata. Changes go out quickly (well within a
 // gossip round) but at most once per `minGapMs`, so a flapping backend costs a few broadcasts per
-// second at most; a value equal to what was last published is not re-sent.
+// second at most; a value equal to what was last announced is not re-sent.
 
 import type { Timeout, TimingWheel } from "../timer/wheel.ts";
-import { encodeNodeMeta, type NodeMeta } from "./nodemeta.ts";
+import type { NodeMeta } from "./nodemeta.ts";
 
+/** The engine side: re-reads our metadata (through announce()) and gossips it. */
 export interface MetaSink {
-  setMeta(meta: Uint8Array): void;
+  updateNode(): void;
 }
 
 export class MetaPublisher {
-  private published: NodeMeta;
+  private announced: NodeMeta | null = null;
   private wanted: NodeMeta;
   private lastAt = Number.NEGATIVE_INFINITY;
   private timer: Timeout | null = null;
@@ -24,26 +25,30 @@ export class MetaPublisher {
     private readonly minGapMs = 200,
     private readonly now: () => number = () => performance.now(),
   ) {
-    this.published = initial;
     this.wanted = initial;
   }
 
+  /** The latest value given to update(). */
   get current(): NodeMeta {
-    return this.published;
+    return this.wanted;
   }
 
-  /** From now on changes go to `sink`, which already carries `published`. */
-  attach(sink: MetaSink, published: NodeMeta): void {
-    this.sink = sink;
-    this.published = published;
+  /** What to put in our metadata now; the engine's delegate calls it whenever it (re)builds our alive message. */
+  announce(): NodeMeta {
+    this.announced = this.wanted;
     this.lastAt = this.now();
-    // A change that arrived before attaching still goes out.
+    return this.wanted;
+  }
+
+  /** From now on changes go to `sink`; one made since its last announce() still goes out. */
+  attach(sink: MetaSink): void {
+    this.sink = sink;
     this.update(this.wanted);
   }
 
   update(meta: NodeMeta): void {
     this.wanted = meta;
-    if (this.timer) return;
+    if (this.timer || !this.sink) return;
     const wait = Math.max(0, this.lastAt + this.minGapMs - this.now());
     this.timer = this.wheel.schedule(wait, this.flush);
   }
@@ -57,12 +62,9 @@ export class MetaPublisher {
   private flush = (): void => {
     this.timer = null;
     const w = this.wanted;
-    if (w.healthy === this.published.healthy && w.proxyPort === this.published.proxyPort) return;
-    this.published = w;
-    this.lastAt = this.now();
-    if (this.sink) {
-      this.sink.setMeta(encodeNodeMeta(w));
-      this.sent++;
-    }
+    const a = this.announced;
+    if (!this.sink || (a && w.healthy === a.healthy && w.proxyPort === a.proxyPort)) return;
+    this.sink.updateNode();
+    this.sent++;
   };
 }

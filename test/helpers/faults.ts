@@ -1,12 +1,10 @@
-// Test-only network faults in the gossip transport: packet loss, added delay, one-way loss, slow
-// connects, and (in a node process) a blocked event loop. The kernels we test on have no netem, so
-// the faults live here. Off in production: the transport checks one boolean (`faults.enabled`) per
-// packet and nothing else. Only a test turns them on — setFaults() in a test process, or the
-// CLUSTERCLUB_TEST_FAULTS=<json> environment variable in a node process (read once at start by
-// installTestFaults) — never the config file or the network.
+// Network faults for tests, as a wrapper of the gossip engine's Transport: packet loss, added delay,
+// one-way loss, partitions, slow connects. The kernels we test on have no netem, so the faults are
+// injected here, between the engine and its sockets. setFaults() changes them for every FaultyTransport
+// in this process; node processes get them through the test entry point (faultynode.ts).
 
-import { readFileSync } from "node:fs";
-import type { Logger } from "../log.ts";
+import { type Endpoint, NetTransport, type NetTransportOptions, type Stream, StreamError, type Transport, type TransportHandler } from "../../src/cluster/index.ts";
+import { formatHostPort } from "../../src/netutil.ts";
 
 export const FAULTS_ENV = "CLUSTERCLUB_TEST_FAULTS";
 
@@ -69,8 +67,8 @@ function stripMapped(address: string): string {
   return address.startsWith("::ffff:") ? address.slice(7) : address;
 }
 
-class Faults {
-  /** The only thing the transport reads when faults are off. */
+export class Faults {
+  /** Nothing else is consulted while this is false. */
   enabled = false;
   readonly stats: FaultStats = { droppedOut: 0, droppedIn: 0, delayed: 0, slowConnects: 0, refusedStreams: 0, failedDials: 0 };
   private spec: FaultSpec = {};
@@ -150,7 +148,7 @@ class Faults {
   }
 }
 
-/** Process-wide fault state consulted by the transport. */
+/** Process-wide fault state, consulted by every FaultyTransport unless it was given its own. */
 export const faults = new Faults();
 
 /** Turns faults on (a spec with any active fault) or off (null / an empty spec). Test processes only. */
@@ -213,33 +211,65 @@ export function blockEventLoop(ms: number): void {
   }
 }
 
-/**
- * Node processes: reads CLUSTERCLUB_TEST_FAULTS once. When set, applies it, and installs SIGUSR1
- * (re-read `file` and apply it) and SIGUSR2 (block the event loop for `blockMs`). Returns whether
- * test faults are on. A bad spec throws FaultSpecError (the node must not start half-faulted).
- */
-export function installTestFaults(env: Record<string, string | undefined>, log: Logger): boolean {
-  const json = env[FAULTS_ENV];
-  if (json === undefined || json === "") return false;
-  let spec = parseFaultSpec(json, FAULTS_ENV);
-  faults.set(spec);
-  log.warn("TEST FAULTS ENABLED: gossip packets may be dropped or delayed on purpose", { spec });
-  process.on("SIGUSR1", () => {
-    if (!spec.file) return log.warn("SIGUSR1: no fault file configured");
-    try {
-      const next = parseFaultSpec(readFileSync(spec.file, "utf8"), spec.file);
-      // The control file stays the same unless the new spec names another one.
-      spec = { ...next, file: next.file ?? spec.file, blockMs: next.blockMs ?? spec.blockMs };
-      faults.set(spec);
-      log.warn("test faults replaced", { spec });
-    } catch (e) {
-      log.error("test faults not replaced", { error: e });
+/** A Transport whose traffic passes through `faults`; decisions use the inner transport's bind address. */
+export class FaultyTransport implements Transport {
+  constructor(
+    private readonly inner: Transport,
+    private readonly f: Faults = faults,
+  ) {}
+
+  get bindAddress(): string {
+    return this.inner.bindAddress;
+  }
+
+  get port(): number {
+    return this.inner.port;
+  }
+
+  start(handler: TransportHandler): void {
+    const local = this.inner.bindAddress;
+    this.inner.start({
+      packet: (buf, from) => {
+        if (this.f.enabled && this.f.inboundLost(local, from.address)) return;
+        handler.packet(buf, from);
+      },
+      stream: (conn) => {
+        // One from a peer we cannot exchange packets with never completed its handshake.
+        if (this.f.enabled && this.f.refuseStream(conn.remoteAddress)) return conn.close();
+        handler.stream(conn);
+      },
+    });
+  }
+
+  sendPacket(buf: Uint8Array, to: Endpoint): boolean {
+    if (!this.f.enabled) return this.inner.sendPacket(buf, to);
+    const delay = this.f.outbound(this.inner.bindAddress, to.address);
+    // A packet lost on the wire looks sent to its sender.
+    if (delay < 0) return true;
+    if (delay === 0) return this.inner.sendPacket(buf, to);
+    const copy = buf.slice();
+    setTimeout(() => this.inner.sendPacket(copy, to), delay);
+    return true;
+  }
+
+  /** Waits out a lost SYN, or the whole timeout when the peer is unreachable. */
+  async dial(to: Endpoint, timeoutMs: number): Promise<Stream> {
+    if (!this.f.enabled) return this.inner.dial(to, timeoutMs);
+    const wait = this.f.dial(this.inner.bindAddress, to.address);
+    if (wait < 0 || wait >= timeoutMs) {
+      await Bun.sleep(timeoutMs);
+      throw new StreamError("timeout", `connect timed out after ${timeoutMs} ms`, formatHostPort(to.address, to.port));
     }
-  });
-  process.on("SIGUSR2", () => {
-    const ms = spec.blockMs ?? 3000;
-    log.warn("test fault: blocking the event loop", { ms });
-    blockEventLoop(ms);
-  });
-  return true;
+    if (wait > 0) await Bun.sleep(wait);
+    return this.inner.dial(to, timeoutMs - wait);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** The engine's socket transport behind the process-wide faults: a drop-in for NodeOptions.gossipTransport. */
+export async function faultyNetTransport(bind: NetTransportOptions): Promise<Transport> {
+  return new FaultyTransport(await NetTransport.bind(bind));
 }

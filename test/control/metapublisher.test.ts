@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { MetaPublisher } from "../../src/cluster/metapublisher.ts";
-import { decodeNodeMeta } from "../../src/cluster/nodemeta.ts";
+import { MetaPublisher } from "../../src/control/metapublisher.ts";
 import { TimingWheel } from "../../src/timer/wheel.ts";
 
 function setup() {
@@ -8,15 +7,9 @@ function setup() {
   const wheel = new TimingWheel({ manual: true, tickMs: 10, now: () => t });
   const sent: number[] = [];
   const pub = new MetaPublisher({ healthy: 2, proxyPort: 8080 }, wheel, 200, () => t);
-  pub.attach(
-    {
-      setMeta(m) {
-        const r = decodeNodeMeta(m);
-        if (r.ok) sent.push(r.meta.healthy);
-      },
-    },
-    { healthy: 2, proxyPort: 8080 },
-  );
+  // The engine announces the initial value at start, then re-reads it on every updateNode().
+  pub.announce();
+  pub.attach({ updateNode: () => sent.push(pub.announce().healthy) });
   const advance = (ms: number) => {
     for (let i = 0; i < ms; i += 10) {
       t += 10;

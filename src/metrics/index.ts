@@ -1,13 +1,31 @@
-// A small Prometheus text-format registry. Request-path updates are plain array increments:
-// label sets are resolved to slots once, not per request.
+// The one metrics module every producer uses: series types, the registry that renders them in
+// Prometheus text format, label formatting (escaped once, here) and the shared histogram bounds.
+// Request-path updates are plain number increments: label sets are resolved to slots once, not per request.
 
 export type Labels = Record<string, string>;
 
+/** A label value as Prometheus text wants it: backslash, double quote and newline escaped. */
+function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+/** `{k="v",…}`, or nothing for no labels. */
 function labelText(labels: Labels): string {
   const keys = Object.keys(labels);
   if (keys.length === 0) return "";
-  return `{${keys.map((k) => `${k}="${labels[k]!.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`).join(",")}}`;
+  return `{${keys.map((k) => `${k}="${escapeLabelValue(labels[k]!)}"`).join(",")}}`;
 }
+
+export type SeriesType = "counter" | "gauge" | "histogram";
+
+/** One metric family: HELP and TYPE lines, then a sample per label set. */
+export function writeFamily(out: string[], name: string, help: string, type: SeriesType, rows: Iterable<{ labels: Labels; value: number }>): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  for (const { labels, value } of rows) out.push(`${name}${labelText(labels)} ${value}`);
+}
+
+/** Upstream latency histogram bounds in seconds: the /metrics histogram and the status page's quantiles. */
+export const LATENCY_BUCKETS_S: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export interface Series {
   render(out: string[]): void;
@@ -41,21 +59,20 @@ export class Counter implements Series {
   }
 
   render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.kind}`);
-    for (const [key, s] of this.values) out.push(`${this.name}${key} ${s.value}`);
+    writeFamily(out, this.name, this.help, this.kind, this.values.values());
   }
 }
 
-/** A gauge whose value is read at scrape time. */
+/** A gauge (or a counter kept elsewhere) whose values are read at scrape time. */
 export class CallbackGauge implements Series {
   constructor(
     readonly name: string,
     readonly help: string,
     private readonly read: () => { labels: Labels; value: number }[],
+    private readonly type: "gauge" | "counter" = "gauge",
   ) {}
   render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`);
-    for (const { labels, value } of this.read()) out.push(`${this.name}${labelText(labels)} ${value}`);
+    writeFamily(out, this.name, this.help, this.type, this.read());
   }
 }
 
@@ -72,7 +89,7 @@ export class Histogram implements Series {
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly buckets: number[],
+    private readonly buckets: readonly number[],
   ) {
     this.counts = buckets.map(() => 0);
   }
@@ -102,7 +119,7 @@ export class Histogram implements Series {
   }
 
   render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`);
+    writeFamily(out, this.name, this.help, "histogram", []);
     let cum = 0;
     this.buckets.forEach((le, i) => {
       cum += this.counts[i]!;

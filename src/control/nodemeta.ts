@@ -2,12 +2,11 @@
 // {"v": 1, "h": healthy backend count, "p": proxy port}. A handful of bytes, far below memberlist's 512.
 // Peers' metadata is validated before routing uses it: anything odd means "0 backends", never a crash.
 
-import { WireError } from "./messages.ts";
-import { MsgpackReader, MsgpackWriter } from "./msgpack.ts";
+import { MsgpackReader, MsgpackWriter, WireError } from "../cluster/index.ts";
 
-export const META_VERSION = 1;
+const META_VERSION = 1;
 /** More healthy backends than any one node could sensibly have: treated as hostile. */
-export const MAX_HEALTHY = 100_000;
+const MAX_HEALTHY = 100_000;
 
 export interface NodeMeta {
   healthy: number;
