@@ -7,17 +7,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { until } from "../helpers/node.ts";
 import { type Host, Lab, labAvailable } from "../cluster/multihost/lab.ts";
+import { requirePrerequisite } from "../helpers/prereq.ts";
 import { MAIN, summary } from "./helpers.ts";
 
 const ADMIN_PORT = 9901;
 const PATHS = ["/health", "/status", "/metrics", "/"];
 
 const avail = labAvailable();
-if (!avail.ok) {
-  console.warn(`\n${"!".repeat(78)}\n!! admin ACL lab test SKIPPED: ${avail.why}\n!! (test/admin/acl.test.ts still proves the deny path on loopback)\n${"!".repeat(78)}\n`);
-}
+const noLab = requirePrerequisite("admin ACL lab test (test/admin/acl.test.ts still proves the deny path on loopback)", avail.ok ? undefined : avail.why);
 
-describe.skipIf(!avail.ok)("[admin] allow, from another host (network namespaces)", () => {
+describe.skipIf(noLab)("[admin] allow, from another host (network namespaces)", () => {
   let lab: Lab;
   let node: ReturnType<Lab["spawn"]> | undefined;
   const dir = mkdtempSync(join(tmpdir(), "cc-acl-"));

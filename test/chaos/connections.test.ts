@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
 import { until } from "../helpers/node.ts";
+import { requirePrerequisite } from "../helpers/prereq.ts";
 import { PROCS, mb, type NodeProcess, nofileOf, spawnProc, spawnNode, summary, treeUsage, UsageSampler, withNofile } from "./helpers.ts";
 
 const CLIENTS_N = 10_000;
@@ -13,16 +14,17 @@ const STEADY_RATE = 200;
 
 /** The client process alone needs one descriptor per connection; a lower hard limit cannot be raised here. */
 const HARD_NOFILE = Number(spawnSync("bash", ["-c", "ulimit -Hn"], { encoding: "utf8" }).stdout.trim().replace("unlimited", "1048576"));
-const canRun = HARD_NOFILE >= CLIENTS_N + 2000;
-if (!canRun) {
-  console.warn(`\n${"!".repeat(78)}\n!! 10k-connection test SKIPPED: hard open-file limit ${HARD_NOFILE} < ${CLIENTS_N + 2000}\n!! (raise it, e.g. LimitNOFILE=65536 / --ulimit nofile=65536:65536)\n${"!".repeat(78)}\n`);
-}
+const cannotRun = requirePrerequisite(
+  "10k-connection test",
+  HARD_NOFILE >= CLIENTS_N + 2000 ? undefined : `hard open-file limit ${HARD_NOFILE} < ${CLIENTS_N + 2000}`,
+  "raise it, e.g. LimitNOFILE=65536 / --ulimit nofile=65536:65536",
+);
 
 let backend: BackendHandle;
 let node: NodeProcess;
 
 beforeAll(async () => {
-  if (!canRun) return;
+  if (cannotRun) return;
   backend = startBackend({ name: "steady" });
   node = await spawnNode({ backends: [`127.0.0.1:${backend.port}`], proxy: 'idle_timeout = "120s"' });
 });
@@ -52,7 +54,7 @@ interface Steady {
   p99: number;
 }
 
-test.skipIf(!canRun)(`${CLIENTS_N} idle keep-alive clients plus steady load: all served, no descriptor exhaustion`, async () => {
+test.skipIf(cannotRun)(`${CLIENTS_N} idle keep-alive clients plus steady load: all served, no descriptor exhaustion`, async () => {
   const before = treeUsage(node.pid);
   const limit = nofileOf(node.pid);
   const sampler = new UsageSampler(node.pid, 250);

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { until } from "../helpers/node.ts";
 import { Lab, labAvailable } from "../cluster/multihost/lab.ts";
+import { requirePrerequisite } from "../helpers/prereq.ts";
 import { allMetrics, gossipDelta, MembershipWatch, type NodeProc, summary } from "./netfaults/cluster.ts";
 import { cut, heal, type LabCluster, labLoad, startLabCluster } from "./netfaults/labcluster.ts";
 import type { LoadOutcome } from "./netfaults/loadgen.ts";
@@ -17,9 +18,7 @@ const BACKENDS = [1, 2, 3, 1, 2];
 const PUSHPULL_MS = 2000;
 
 const avail = labAvailable();
-if (!avail.ok) {
-  console.warn(`\n${"!".repeat(78)}\n!! partition scenarios SKIPPED: ${avail.why}\n${"!".repeat(78)}\n`);
-}
+const noLab = requirePrerequisite("partition scenarios (network namespaces)", avail.ok ? undefined : avail.why);
 
 /** Every node in `observers` shows every node in `members` in one of `states` (absent counts as "gone"). */
 async function sees(observers: NodeProc[], members: NodeProc[], states: string[]): Promise<boolean> {
@@ -50,7 +49,7 @@ function failuresAround(out: LoadOutcome, t: number): { before: number; after: n
   return { before, after };
 }
 
-describe.skipIf(!avail.ok)("partition and heal (network namespaces)", () => {
+describe.skipIf(noLab)("partition and heal (network namespaces)", () => {
   let lab: Lab;
   let c: LabCluster;
 

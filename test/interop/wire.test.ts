@@ -4,7 +4,8 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { udp } from "bun";
-import { buildGoPeer, GoNode } from "./gonode.ts";
+import { requirePrerequisite } from "../helpers/prereq.ts";
+import { buildGoPeer, GO_INSTALL, GoNode } from "./gonode.ts";
 import { decodePacket, encodeCompound, encodeCompress, encodeMessage, encodePacket } from "../../src/cluster/codec.ts";
 import { StreamDecoder, encodeStreamMessage } from "../../src/cluster/stream.ts";
 import { Keyring } from "../../src/cluster/security.ts";
@@ -13,6 +14,7 @@ import { MsgpackReader } from "../../src/cluster/msgpack.ts";
 import { OUR_VSN, WireError, type Message } from "../../src/cluster/messages.ts";
 
 const go = await buildGoPeer();
+const noGo = requirePrerequisite("Go memberlist interop (wire level)", go.ok ? undefined : go.missing, GO_INSTALL);
 const KEY = new Uint8Array(32).map((_, i) => i * 7 + 1);
 const LOOPBACK = new Uint8Array([127, 0, 0, 1]);
 const FAST = { probeInterval: "300ms", probeTimeout: "150ms", gossipInterval: "100ms" };
@@ -157,7 +159,7 @@ function pingOf(node: string, seqNo: number): Uint8Array {
 
 const isAck = (seqNo: number) => (m: Message) => m.type === "ackResp" && m.body.seqNo === seqNo;
 
-describe.skipIf(!go.ok)("Go memberlist 0.2.2 interop (wire level)", () => {
+describe.skipIf(noGo)("Go memberlist 0.2.2 interop (wire level)", () => {
   const binary = go.ok ? go.binary : "";
   const nodes: GoNode[] = [];
   const fakes: FakeNode[] = [];

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { until } from "../../helpers/node.ts";
 import { type Host, Lab, labAvailable } from "./lab.ts";
+import { requirePrerequisite } from "../../helpers/prereq.ts";
 
 const ROOT = join(import.meta.dir, "../../..");
 const MAIN = join(ROOT, "src/main.ts");
@@ -18,11 +19,7 @@ const COUNTS = [1, 2, 3];
 const HEALTH_INTERVAL_MS = 500;
 
 const avail = labAvailable();
-if (!avail.ok) {
-  console.warn(
-    `\n${"!".repeat(78)}\n!! multi-host cluster tests SKIPPED: ${avail.why}\n!! (the loopback variant in test/cluster/balancing.test.ts still runs)\n${"!".repeat(78)}\n`,
-  );
-}
+const noLab = requirePrerequisite("multi-host cluster tests (the loopback variant in test/cluster/balancing.test.ts still runs)", avail.ok ? undefined : avail.why);
 
 interface LoadResult {
   sent: number;
@@ -42,7 +39,7 @@ interface MemberStatus {
   meta: { healthy?: number };
 }
 
-describe.skipIf(!avail.ok)("multi-host cluster (network namespaces)", () => {
+describe.skipIf(noLab)("multi-host cluster (network namespaces)", () => {
   let lab: Lab;
   const dir = mkdtempSync(join(tmpdir(), "cc-mh-"));
   const nodeProcs = new Map<string, ReturnType<Lab["spawn"]>>();
