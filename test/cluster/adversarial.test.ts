@@ -44,6 +44,7 @@ const BUN_TIMING = {
 };
 /** Gossip reaches everyone in a few gossip rounds; a push/pull round is the backstop. Slack for a loaded CI. */
 const SPREAD_MS = 3000 + 3000;
+// (Every test passes its own timeout: Bun 1.4.4 ignores bunfig's, and the default 5 s is below these bounds.)
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -278,7 +279,7 @@ describe.skipIf(noGo).each([
     mallory?.close();
     silent?.close();
     await Promise.all(bunNodes.splice(0).map((m) => m.shutdown()));
-  });
+  }, 30_000);
 
   test("claims about ourselves at a higher incarnation (alive with other meta, suspect, dead) are refuted, by Bun as by Go", async () => {
     const since = await watch.mark();
@@ -302,7 +303,7 @@ describe.skipIf(noGo).each([
     // Nobody ever showed t or g as anything but alive with their own meta: the accusations were never believed.
     await watch.flush();
     expect([...watch.of("t", since), ...watch.of("g", since), ...watch.of("m1", since)]).toEqual([]);
-  });
+  }, 30_000);
 
   test("accusations of a member: newer ones are believed and refuted by the accused, stale ones are ignored, by Bun as by Go", async () => {
     // newer suspicion: t and g suspect m1, m1 hears it and refutes, everyone sees it alive above the accusation
@@ -344,7 +345,7 @@ describe.skipIf(noGo).each([
     expect((await g.members()).find((x) => x.name === "m1")?.state).toBe("alive");
     await watch.flush();
     expect(watch.of("m1", since)).toEqual([]);
-  });
+  }, 30_000);
 
   test("another address for a live member is refused even at a higher incarnation, by Bun as by Go", async () => {
     const since = await watch.mark();
@@ -360,7 +361,7 @@ describe.skipIf(noGo).each([
     expect((await g.members()).find((x) => x.name === "m1")).toMatchObject({ state: "alive", port: m1.port, meta: "meta-m1" });
     await watch.flush();
     expect(watch.of("m1", since)).toEqual([]);
-  });
+  }, 30_000);
 
   test("alive for an unknown node from a non-member is taken, as Go takes it, and the node is declared dead when it never answers", async () => {
     const since = await watch.mark();
@@ -380,7 +381,7 @@ describe.skipIf(noGo).each([
     await settled();
     await watch.flush();
     for (const n of REAL) expect(watch.of(n, since)).toEqual([]);
-  });
+  }, 30_000);
 
   test("an alive with metadata far over the 512-byte limit is treated as Go treats it, and gossip keeps flowing", async () => {
     const since = await watch.mark();
@@ -400,7 +401,7 @@ describe.skipIf(noGo).each([
     await settled();
     await watch.flush();
     for (const n of ["t", "g"]) expect(watch.of(n, since)).toEqual([]);
-  });
+  }, 30_000);
 
   test("push/pull states that disagree with the sender (the receiver dead, a member elsewhere, a stale suspicion) follow memberlist's merge rules, in Bun as in Go", async () => {
     for (const to of ["t", "g"] as const) {
@@ -437,5 +438,5 @@ describe.skipIf(noGo).each([
       await watch.flush();
       for (const n of REAL) expect(watch.of(n, since)).toEqual([]);
     }
-  });
+  }, 30_000);
 });
