@@ -2,7 +2,7 @@
 // Bun sockets (no gossip engine): UDP ping/ack, TCP ping, TCP push/pull, joining as a fake node,
 // receiving Go's gossip. Set CAPTURE_GOLDEN=<file> to dump the raw packets Go sent (fixtures).
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { udp } from "bun";
 import { requirePrerequisite } from "../helpers/prereq.ts";
 import { buildGoPeer, GO_INSTALL, GoNode } from "./gonode.ts";
@@ -13,6 +13,8 @@ import { decompress, compress } from "../../src/cluster/lzw.ts";
 import { MsgpackReader } from "../../src/cluster/msgpack.ts";
 import { OUR_VSN, WireError, type Message } from "../../src/cluster/messages.ts";
 
+// Waits here are bounded by gossip timings (detection up to ~16 s), above Bun's 5 s default (bunfig's is ignored).
+setDefaultTimeout(30_000);
 const go = await buildGoPeer();
 const noGo = requirePrerequisite("Go memberlist interop (wire level)", go.ok ? undefined : go.missing, GO_INSTALL);
 const KEY = new Uint8Array(32).map((_, i) => i * 7 + 1);
