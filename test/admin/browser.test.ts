@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
 import { FAST_GOSSIP, startNode } from "../helpers/node.ts";
+import { requirePrerequisite } from "../helpers/prereq.ts";
 
 // The few browser globals used by the functions that run inside the page (they are serialised and
 // run there); the project compiles without the DOM lib, so they are declared here, for this file only.
@@ -30,21 +31,11 @@ const CHROMIUM = ["/usr/bin/chromium", Bun.which("chromium"), Bun.which("chromiu
   (p): p is string => typeof p === "string" && existsSync(p),
 );
 
-if (!CHROMIUM) {
-  const line = "#".repeat(78);
-  console.error(
-    [
-      "",
-      line,
-      "##  SKIPPED: test/admin/browser.test.ts (status page in a real browser)",
-      "##  Chromium was not found at /usr/bin/chromium or on PATH.",
-      "##  Install it with:   apt-get install chromium",
-      "##  (.ci/run installs it; this test is NOT a pass without it.)",
-      line,
-      "",
-    ].join("\n"),
-  );
-}
+const noChromium = requirePrerequisite(
+  "status page in a real browser (test/admin/browser.test.ts)",
+  CHROMIUM ? undefined : "Chromium was not found at /usr/bin/chromium or on PATH",
+  "apt-get install chromium; .ci/run installs it",
+);
 
 // An HTML-looking node name: the page must show it as text, never parse it.
 const NODE_NAME = "edge-1<b id=injected>x</b>";
@@ -68,7 +59,7 @@ let ctx: BrowserContext | undefined;
 let traffic: Promise<void> | undefined;
 let trafficOn = true;
 
-describe.skipIf(!CHROMIUM)("status page in Chromium", () => {
+describe.skipIf(noChromium)("status page in Chromium", () => {
   beforeAll(async () => {
     const { chromium } = await import("playwright-core");
     dir = mkdtempSync(join(tmpdir(), "clusterclub-browser-"));

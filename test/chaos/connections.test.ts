@@ -5,24 +5,33 @@ import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
 import { until } from "../helpers/node.ts";
+import { requirePrerequisite } from "../helpers/prereq.ts";
 import { PROCS, mb, type NodeProcess, nofileOf, spawnProc, spawnNode, summary, treeUsage, UsageSampler, withNofile } from "./helpers.ts";
 
 const CLIENTS_N = 10_000;
 const STEADY_MS = 4000;
 const STEADY_RATE = 200;
+/** Budget of the node's RSS growth per idle keep-alive connection (Bun's socket and HTTP state; README). */
+const RSS_PER_CONN_MAX = 12 * 1024;
+/**
+ * Descriptors the node may hold beyond its idle baseline: one per client connection, plus the steady
+ * clients' connections and their pooled upstream ones (at most 64 in flight each way), plus 10 % headroom.
+ */
+const FDS_OVER_BASE_MAX = Math.round(CLIENTS_N * 1.1) + 2 * 64;
 
 /** The client process alone needs one descriptor per connection; a lower hard limit cannot be raised here. */
 const HARD_NOFILE = Number(spawnSync("bash", ["-c", "ulimit -Hn"], { encoding: "utf8" }).stdout.trim().replace("unlimited", "1048576"));
-const canRun = HARD_NOFILE >= CLIENTS_N + 2000;
-if (!canRun) {
-  console.warn(`\n${"!".repeat(78)}\n!! 10k-connection test SKIPPED: hard open-file limit ${HARD_NOFILE} < ${CLIENTS_N + 2000}\n!! (raise it, e.g. LimitNOFILE=65536 / --ulimit nofile=65536:65536)\n${"!".repeat(78)}\n`);
-}
+const cannotRun = requirePrerequisite(
+  "10k-connection test",
+  HARD_NOFILE >= CLIENTS_N + 2000 ? undefined : `hard open-file limit ${HARD_NOFILE} < ${CLIENTS_N + 2000}`,
+  "raise it, e.g. LimitNOFILE=65536 / --ulimit nofile=65536:65536",
+);
 
 let backend: BackendHandle;
 let node: NodeProcess;
 
 beforeAll(async () => {
-  if (!canRun) return;
+  if (cannotRun) return;
   backend = startBackend({ name: "steady" });
   node = await spawnNode({ backends: [`127.0.0.1:${backend.port}`], proxy: 'idle_timeout = "120s"' });
 });
@@ -52,7 +61,7 @@ interface Steady {
   p99: number;
 }
 
-test.skipIf(!canRun)(`${CLIENTS_N} idle keep-alive clients plus steady load: all served, no descriptor exhaustion`, async () => {
+test.skipIf(cannotRun)(`${CLIENTS_N} idle keep-alive clients plus steady load: all served, no descriptor exhaustion`, async () => {
   const before = treeUsage(node.pid);
   const limit = nofileOf(node.pid);
   const sampler = new UsageSampler(node.pid, 250);
@@ -95,6 +104,7 @@ test.skipIf(!canRun)(`${CLIENTS_N} idle keep-alive clients plus steady load: all
     expect(node.log()).not.toMatch(/EMFILE|ENFILE|too many open files/i);
     expect(held.sockets).toBeGreaterThanOrEqual(CLIENTS_N);
     expect(sampler.peakFds).toBeLessThan(limit * held.processes);
+    const rssPerConn = (peakBeforeClose.rssBytes - before.rssBytes) / CLIENTS_N;
 
     summary({
       scenario: "10k idle keep-alive connections + steady load",
@@ -110,12 +120,17 @@ test.skipIf(!canRun)(`${CLIENTS_N} idle keep-alive clients plus steady load: all
       rss_idle_mb: mb(before.rssBytes),
       rss_10k_mb: mb(peakBeforeClose.rssBytes),
       rss_peak_mb: mb(sampler.peakRss),
-      rss_per_conn_kb: ((peakBeforeClose.rssBytes - before.rssBytes) / CLIENTS_N / 1024).toFixed(1),
+      rss_per_conn_kb: (rssPerConn / 1024).toFixed(1),
+      rss_per_conn_max_kb: RSS_PER_CONN_MAX / 1024,
       fds_before: before.fds,
       fds_peak: sampler.peakFds,
+      fds_over_base_max: FDS_OVER_BASE_MAX,
       fds_after: after.fds,
       nofile_limit: limit,
     });
+    // The figures the README quotes: descriptors about one per connection, bounded memory per connection.
+    expect(sampler.peakFds - before.fds).toBeLessThanOrEqual(FDS_OVER_BASE_MAX);
+    expect(rssPerConn).toBeLessThanOrEqual(RSS_PER_CONN_MAX);
   } finally {
     idle.proc.kill("SIGKILL");
     sampler.stop();

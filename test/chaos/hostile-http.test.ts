@@ -136,9 +136,26 @@ const REFUSED: [name: string, marker: string, bytes: string, versionRefusal?: "5
   ["regression: CONNECT was forwarded to a backend as `CONNECT /`", "CONNECT", `CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n`],
 ];
 
+/** Probes run and probes whose test failed: the summary line reports these, not a literal. */
+let probesRun = 0;
+let probesFailed = 0;
+let probesDeclared = 0;
+function probe(name: string, fn: () => Promise<void>): void {
+  probesDeclared++;
+  test(name, async () => {
+    probesRun++;
+    try {
+      await fn();
+    } catch (err) {
+      probesFailed++;
+      throw err;
+    }
+  });
+}
+
 describe("refused with a 4xx, nothing reaches a backend", () => {
   for (const [name, marker, bytes, versionRefusal] of REFUSED) {
-    test(name, async () => {
+    probe(name, async () => {
       const a = await raw(bytes);
       expect(a.status).toBeGreaterThanOrEqual(400);
       expect(a.status).toBeLessThan(versionRefusal ? 506 : 500);
@@ -149,7 +166,7 @@ describe("refused with a 4xx, nothing reaches a backend", () => {
 });
 
 describe("neutralised: forwarded as one unambiguous request", () => {
-  test("a request hidden in a Content-Length body stays body", async () => {
+  probe("a request hidden in a Content-Length body stays body", async () => {
     const inner = `GET /smuggled HTTP/1.1\r\n${H}\r\n`;
     const a = await raw(`POST /p-inbody HTTP/1.1\r\n${H}Content-Length: ${inner.length}\r\n\r\n${inner}`);
     expect(a.statuses).toEqual([200]);
@@ -158,7 +175,7 @@ describe("neutralised: forwarded as one unambiguous request", () => {
     expect(be.find("smuggled")).toEqual([]);
   });
 
-  test("a chunked body is forwarded with exactly one framing", async () => {
+  probe("a chunked body is forwarded with exactly one framing", async () => {
     const a = await raw(`POST /p-chunked HTTP/1.1\r\n${H}Transfer-Encoding: CHUNKED\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n`);
     expect(a.statuses).toEqual([200]);
     const r = onlyRequest("/p-chunked");
@@ -166,19 +183,19 @@ describe("neutralised: forwarded as one unambiguous request", () => {
     expect(header(r, "content-length").length + header(r, "transfer-encoding").length).toBe(1);
   });
 
-  test("Expect: 100-continue gets one 100 and one answer; the body arrives once", async () => {
+  probe("Expect: 100-continue gets one 100 and one answer; the body arrives once", async () => {
     const a = await raw(`POST /p-expect HTTP/1.1\r\n${H}Expect: 100-continue\r\nContent-Length: 3\r\n\r\nabc`);
     expect(a.statuses.filter((s) => s >= 200)).toEqual([200]);
     expect(Buffer.from(onlyRequest("/p-expect").body).toString()).toBe("abc");
   });
 
-  test("an absolute-form target naming another host still goes to our backend, as origin-form", async () => {
+  probe("an absolute-form target naming another host still goes to our backend, as origin-form", async () => {
     const a = await raw(`GET http://127.0.0.1:1/p-absolute?x=1 HTTP/1.1\r\n${H}\r\n`);
     expect(a.statuses).toEqual([200]);
     expect(onlyRequest("/p-absolute").line).toBe("GET /p-absolute?x=1 HTTP/1.1");
   });
 
-  test("pipelined requests: Bun closes the connection (a known Bun limitation); nothing ambiguous, the node stays up", async () => {
+  probe("pipelined requests: Bun closes the connection (a known Bun limitation); nothing ambiguous, the node stays up", async () => {
     const a = await raw(`GET /p-pipe1 HTTP/1.1\r\n${H}\r\nGET /p-pipe2 HTTP/1.1\r\n${H}\r\n`);
     // Either both answered in order (a Bun that supports pipelining) or the connection closed.
     if (a.statuses.length > 0) expect(a.statuses).toEqual([200, 200]);
@@ -189,7 +206,7 @@ describe("neutralised: forwarded as one unambiguous request", () => {
 });
 
 describe("forwarding headers cannot be forged or deleted", () => {
-  test("regression: `Connection: host` deleted the Host header before forwarding", async () => {
+  probe("regression: `Connection: host` deleted the Host header before forwarding", async () => {
     const a = await raw(`GET /p-connhost HTTP/1.1\r\n${H}Connection: Host, X-Forwarded-For, Via, X-Forwarded-Host\r\nX-Forwarded-For: 203.0.113.9\r\nX-Hop: 1\r\n\r\n`);
     expect(a.statuses).toEqual([200]);
     const r = onlyRequest("/p-connhost");
@@ -201,7 +218,7 @@ describe("forwarding headers cannot be forged or deleted", () => {
     expect(header(r, "connection").join(",").toLowerCase()).not.toContain("host");
   });
 
-  test("a field named in Connection is still removed (hop-by-hop)", async () => {
+  probe("a field named in Connection is still removed (hop-by-hop)", async () => {
     const a = await raw(`GET /p-connhop HTTP/1.1\r\n${H}Connection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\n\r\n`);
     expect(a.statuses).toEqual([200]);
     const r = onlyRequest("/p-connhop");
@@ -209,13 +226,13 @@ describe("forwarding headers cannot be forged or deleted", () => {
     expect(header(r, "keep-alive")).toEqual([]);
   });
 
-  test("a forged X-Forwarded-For is appended to, never trusted: the real client address comes last", async () => {
+  probe("a forged X-Forwarded-For is appended to, never trusted: the real client address comes last", async () => {
     const a = await raw(`GET /p-xff HTTP/1.1\r\n${H}X-Forwarded-For: 10.9.9.9, 198.18.0.11\r\n\r\n`);
     expect(a.statuses).toEqual([200]);
     expect(header(onlyRequest("/p-xff"), "x-forwarded-for")).toEqual(["10.9.9.9, 198.18.0.11, 127.0.0.1"]);
   });
 
-  test("forged X-Forwarded-Proto / X-Forwarded-Host are replaced by what the node saw", async () => {
+  probe("forged X-Forwarded-Proto / X-Forwarded-Host are replaced by what the node saw", async () => {
     const a = await raw(`GET /p-xfp HTTP/1.1\r\n${H}X-Forwarded-Proto: https\r\nX-Forwarded-Host: bank.example\r\n\r\n`);
     expect(a.statuses).toEqual([200]);
     const r = onlyRequest("/p-xfp");
@@ -223,7 +240,7 @@ describe("forwarding headers cannot be forged or deleted", () => {
     expect(header(r, "x-forwarded-host")).toEqual(["app.example"]);
   });
 
-  test("a forged x-clusterclub-no-backend never reaches a backend", async () => {
+  probe("a forged x-clusterclub-no-backend never reaches a backend", async () => {
     const a = await raw(`GET /p-internal HTTP/1.1\r\n${H}X-ClusterClub-No-Backend: 1\r\n\r\n`);
     expect(a.statuses).toEqual([200]);
     expect(header(onlyRequest("/p-internal"), "x-clusterclub-no-backend")).toEqual([]);
@@ -243,10 +260,12 @@ test("after every probe the node is still up, no worker restarted, and normal re
     load: `${sent} raw probe connections (smuggling, oversize, header forgery)`,
     faults: `${REFUSED.length} malformed/ambiguous requests, 5 header forgeries`,
     sent,
-    failed: 0,
+    failed: probesFailed,
     refused: refused,
     backend_requests: be.requests.length,
     backend_ambiguous: be.ambiguous.length,
     node_alive: node.proc.exitCode === null ? "yes" : "no",
   });
+  expect(probesRun).toBe(probesDeclared); // every probe ran (none skipped)
+  expect(probesFailed).toBe(0);
 });

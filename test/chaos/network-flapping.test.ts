@@ -76,7 +76,11 @@ describe("flapping backend", () => {
       if (load.errors.length > 0) console.log(load.errors.join("\n"));
       expect(flaps).toBeGreaterThanOrEqual(FLAP_S); // it did flap (2 per second)
       expect(load.failed).toBe(0);
-      // Damped: fewer state changes than the backend made, and no more broadcasts than state changes.
+      // Seen: the node did notice the flapping (at least one down and one up; a refused connect marks the
+      // backend down at once), and published it…
+      expect(transitions).toBeGreaterThanOrEqual(2);
+      expect(h1Meta).toBeGreaterThanOrEqual(1);
+      // …damped: fewer state changes than the backend made, and no more broadcasts than state changes.
       expect(transitions).toBeLessThan(flaps);
       expect(h1Meta).toBeLessThanOrEqual(transitions);
       // Bounded: MetaPublisher sends at most one update per 200 ms.

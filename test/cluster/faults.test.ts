@@ -29,11 +29,16 @@ async function blast(n: number): Promise<number> {
   const a = await transport("127.0.0.1", () => got++);
   const b = await transport();
   const one = new Uint8Array(16);
+  const out0 = faults.stats.droppedOut;
+  const in0 = faults.stats.droppedIn;
   for (let i = 0; i < n; i++) {
     b.sendPacket(one, { address: "127.0.0.1", port: a.port });
     if (i % 50 === 49) await Bun.sleep(1);
   }
-  await Bun.sleep(100);
+  // Wait until every packet the hook let out is accounted for (arrived, or dropped on the way in); no fixed sleep.
+  const settled = () => got + (faults.stats.droppedIn - in0) === n - (faults.stats.droppedOut - out0);
+  const deadline = performance.now() + 5000;
+  while (!settled() && performance.now() < deadline) await Bun.sleep(5);
   return got;
 }
 

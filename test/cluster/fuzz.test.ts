@@ -1,6 +1,10 @@
 // Fuzz: 100k random and mutated packets over real UDP at a live node (plaintext, so the codec is
 // exercised, not just AES-GCM). The node must not crash or stall, its member table must stay
 // right, and every dropped packet or compound part must be counted.
+// Packets that would decode to a valid alive/suspect/dead are regenerated (safe()), so this cannot
+// test the membership rules; adversarial.test.ts sends well-formed hostile state messages for that,
+// with Go memberlist as the oracle. The expected drop count comes from our own decoder: this checks
+// the node's counting against it, not the decoder against memberlist (golden.test.ts, interop/ do).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { bytesToIp } from "../../src/netutil.ts";
 import { decodePacket, encodeCompound, encodeMessage, encodePacket } from "../../src/cluster/codec.ts";
@@ -133,7 +137,7 @@ function expectedDrops(p: Uint8Array): number | null {
 }
 
 test(
-  "100k random and mutated packets: no crash, no stall, table intact, every drop counted",
+  "100k random and mutated packets without a valid state message: no crash, no stall, table untouched, drops counted as our decoder predicts",
   async () => {
     const sock = await Bun.udpSocket({});
     const dropped = () => Object.values(target.metrics().dropped).reduce((a, b) => a + b, 0);

@@ -3,6 +3,7 @@ import { HealthChecker, type HealthChange } from "../../src/health/checker.ts";
 import { tcpProbe } from "../../src/health/probe.ts";
 import { TimingWheel } from "../../src/timer/wheel.ts";
 import { deadPort } from "../helpers/node.ts";
+import { UNRESOLVABLE_HOST } from "../helpers/dns.ts";
 
 const backends = [{ address: "b:1", host: "b", port: 1 }];
 
@@ -81,6 +82,6 @@ describe("tcp probe", () => {
   });
 
   test("a name that does not resolve fails the check", async () => {
-    expect((await tcpProbe("no-such-host.invalid", 80, 1000)).ok).toBe(false);
+    expect((await tcpProbe(UNRESOLVABLE_HOST, 80, 1000)).ok).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 // Starts a real node in this process on loopback ports picked by the kernel.
-import { parseConfig } from "../../src/config/index.ts";
+import { type Config, parseConfig } from "../../src/config/index.ts";
 import { configureLogging } from "../../src/log.ts";
 import { ClusterClubNode, type NodeOptions } from "../../src/node.ts";
 
@@ -20,6 +20,8 @@ export interface TestNodeOptions {
   cluster?: string;
   /** The gossip transport, e.g. faultyNetTransport (default: the engine's sockets). */
   gossipTransport?: NodeOptions["gossipTransport"];
+  /** Changes the parsed config before the node starts (for values the config file cannot express). */
+  configure?: (c: Config) => void;
 }
 
 /** Gossip timings fast enough for tests (LAN defaults divided by ~10). */
@@ -44,7 +46,9 @@ bind_address = "${o.bind ?? "127.0.0.1"}"
 ${o.health ?? 'interval = "100ms"\ntimeout = "100ms"\nrise = 1\nfall = 1'}
 ${o.backends.map((b) => `[[backends]]\naddress = "${b}"`).join("\n")}
 `;
-  const node = new ClusterClubNode(parseConfig(toml, "test"), { gossipTransport: o.gossipTransport }) as ClusterClubNode & { url: string; adminUrl: string };
+  const config = parseConfig(toml, "test");
+  o.configure?.(config);
+  const node = new ClusterClubNode(config, { gossipTransport: o.gossipTransport }) as ClusterClubNode & { url: string; adminUrl: string };
   await node.start();
   node.url = `http://${o.bind ?? "127.0.0.1"}:${node.proxy.port}`;
   node.adminUrl = `http://${o.bind ?? "127.0.0.1"}:${node.admin.port}`;

@@ -1,6 +1,7 @@
 // Test helper: build and run the Go memberlist 0.2.2 reference peer (test/interop/go/peer).
 // The binary is built once per source version into the OS temp dir and shared by test files.
-// Without Go or the Debian memberlist package, buildGoPeer() returns a loud "skip" instead.
+// Without Go or the Debian memberlist package, buildGoPeer() says what is missing (the suites skip, or fail
+// under CI=true: test/helpers/prereq.ts). A `go build` that fails is a failure, never a skip.
 
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, renameSync } from "node:fs";
@@ -11,29 +12,27 @@ const PEER_DIR = join(import.meta.dir, "go", "peer");
 const GOPATH = "/usr/share/gocode";
 const MEMBERLIST_SRC = join(GOPATH, "src/github.com/hashicorp/memberlist");
 
-export type GoBuild = { ok: true; binary: string } | { ok: false; skip: string };
+export type GoBuild = { ok: true; binary: string } | { ok: false; missing: string };
+
+/** How to get what buildGoPeer() needs. */
+export const GO_INSTALL = "apt-get install golang-go golang-github-hashicorp-memberlist-dev";
 
 let building: Promise<GoBuild> | undefined;
 
-/** Builds the peer (cached by source hash). Never throws: failures come back as `{ ok: false, skip }`. */
+/** Builds the peer (cached by source hash). A missing toolchain comes back as `{ ok: false, missing }`; a failed build throws. */
 export function buildGoPeer(): Promise<GoBuild> {
   building ??= build();
   return building;
 }
 
-function loud(reason: string): GoBuild {
-  const skip =
-    `\n${"!".repeat(78)}\n!! Go interop tests SKIPPED: ${reason}\n` +
-    `!! They prove wire compatibility with HashiCorp memberlist; install the toolchain and library:\n` +
-    `!!     apt-get install golang-go golang-github-hashicorp-memberlist-dev\n${"!".repeat(78)}\n`;
-  console.warn(skip);
-  return { ok: false, skip };
+function missing(reason: string): GoBuild {
+  return { ok: false, missing: reason };
 }
 
 async function build(): Promise<GoBuild> {
   const go = Bun.which("go");
-  if (!go) return loud("`go` is not on PATH");
-  if (!existsSync(MEMBERLIST_SRC)) return loud(`memberlist source not found at ${MEMBERLIST_SRC}`);
+  if (!go) return missing("`go` is not on PATH");
+  if (!existsSync(MEMBERLIST_SRC)) return missing(`memberlist source not found at ${MEMBERLIST_SRC}`);
   const source = await Bun.file(join(PEER_DIR, "main.go")).text();
   const hash = createHash("sha256").update(source).digest("hex").slice(0, 16);
   const dir = join(tmpdir(), "clusterclub-gopeer");
@@ -49,7 +48,7 @@ async function build(): Promise<GoBuild> {
     stderr: "pipe",
   });
   const [code, errText] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
-  if (code !== 0) return loud(`go build failed (exit ${code}):\n${errText}`);
+  if (code !== 0) throw new Error(`go build of the memberlist peer failed (exit ${code}):\n${errText}`);
   renameSync(partial, binary); // atomic: concurrent test files never run a half-written binary
   return { ok: true, binary };
 }

@@ -1,13 +1,17 @@
 // The gossip engine against real Go memberlist 0.2.2 nodes (test/interop/gonode.ts), with and without
 // encryption: join both ways, meta both ways, failure detection both ways, graceful leave both ways,
 // and push/pull convergence in a mixed 3 Go + 2 Bun cluster.
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Memberlist, type MemberlistInit } from "../../src/cluster/memberlist.ts";
 import { suspicionTimeoutMs } from "../../src/cluster/suspicion.ts";
 import { quietLogger, TestMeta, waitFor } from "../cluster/helpers.ts";
-import { buildGoPeer, type GoEvent, GoNode } from "./gonode.ts";
+import { requirePrerequisite } from "../helpers/prereq.ts";
+import { buildGoPeer, GO_INSTALL, type GoEvent, GoNode } from "./gonode.ts";
 
+// Waits here are bounded by gossip timings (detection up to ~16 s), above Bun's 5 s default (bunfig's is ignored).
+setDefaultTimeout(30_000);
 const go = await buildGoPeer();
+const noGo = requirePrerequisite("Go memberlist interop", go.ok ? undefined : go.missing, GO_INSTALL);
 const KEY = new Uint8Array(32).map((_, i) => (i * 13 + 5) & 0xff);
 const SECRET = `base64:${Buffer.from(KEY).toString("base64")}`;
 
@@ -46,7 +50,7 @@ const isEvent =
   (e: GoEvent): boolean =>
     e.event === event && "name" in e && e.name === name && (meta === undefined || ("meta" in e && e.meta === meta));
 
-describe.skipIf(!go.ok).each([
+describe.skipIf(noGo).each([
   ["plaintext", false],
   ["encrypted", true],
 ] as const)("Bun ⇄ Go memberlist 0.2.2 (%s)", (_label, encrypted) => {

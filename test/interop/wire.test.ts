@@ -2,9 +2,10 @@
 // Bun sockets (no gossip engine): UDP ping/ack, TCP ping, TCP push/pull, joining as a fake node,
 // receiving Go's gossip. Set CAPTURE_GOLDEN=<file> to dump the raw packets Go sent (fixtures).
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { udp } from "bun";
-import { buildGoPeer, GoNode } from "./gonode.ts";
+import { requirePrerequisite } from "../helpers/prereq.ts";
+import { buildGoPeer, GO_INSTALL, GoNode } from "./gonode.ts";
 import { decodePacket, encodeCompound, encodeCompress, encodeMessage, encodePacket } from "../../src/cluster/codec.ts";
 import { StreamDecoder, encodeStreamMessage } from "../../src/cluster/stream.ts";
 import { Keyring } from "../../src/cluster/security.ts";
@@ -12,7 +13,10 @@ import { decompress, compress } from "../../src/cluster/lzw.ts";
 import { MsgpackReader } from "../../src/cluster/msgpack.ts";
 import { OUR_VSN, WireError, type Message } from "../../src/cluster/messages.ts";
 
+// Waits here are bounded by gossip timings (detection up to ~16 s), above Bun's 5 s default (bunfig's is ignored).
+setDefaultTimeout(30_000);
 const go = await buildGoPeer();
+const noGo = requirePrerequisite("Go memberlist interop (wire level)", go.ok ? undefined : go.missing, GO_INSTALL);
 const KEY = new Uint8Array(32).map((_, i) => i * 7 + 1);
 const LOOPBACK = new Uint8Array([127, 0, 0, 1]);
 const FAST = { probeInterval: "300ms", probeTimeout: "150ms", gossipInterval: "100ms" };
@@ -157,7 +161,7 @@ function pingOf(node: string, seqNo: number): Uint8Array {
 
 const isAck = (seqNo: number) => (m: Message) => m.type === "ackResp" && m.body.seqNo === seqNo;
 
-describe.skipIf(!go.ok)("Go memberlist 0.2.2 interop (wire level)", () => {
+describe.skipIf(noGo)("Go memberlist 0.2.2 interop (wire level)", () => {
   const binary = go.ok ? go.binary : "";
   const nodes: GoNode[] = [];
   const fakes: FakeNode[] = [];

@@ -3,6 +3,7 @@ import { connect } from "node:net";
 import { gzipSync } from "node:zlib";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
 import { deadPort, startNode, until } from "../helpers/node.ts";
+import { UNRESOLVABLE_HOST } from "../helpers/dns.ts";
 
 type Node = Awaited<ReturnType<typeof startNode>>;
 
@@ -312,7 +313,14 @@ describe("failover and health", () => {
 
   test("a hostname backend that does not resolve is down, not a crash", async () => {
     const a = startBackend();
-    const node = await startNode({ backends: [`does-not-exist.invalid:80`, `127.0.0.1:${a.port}`] });
+    // The config file only takes names that fit in a DNS query (which would leave the machine); this one
+    // cannot be encoded, so its lookup fails locally (helpers/dns.ts).
+    const node = await startNode({
+      backends: ["placeholder.invalid:80", `127.0.0.1:${a.port}`],
+      configure: (c) => {
+        c.backends[0] = { address: `${UNRESOLVABLE_HOST}:80`, host: UNRESOLVABLE_HOST, port: 80 };
+      },
+    });
     try {
       for (let i = 0; i < 3; i++) expect((await fetch(`${node.url}/`)).status).toBe(200);
       const s = (await (await fetch(`${node.adminUrl}/status`)).json()) as { backends: { healthy: boolean }[] };

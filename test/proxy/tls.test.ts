@@ -4,9 +4,9 @@ import { ConfigError, parseConfig } from "../../src/config/index.ts";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
 import { makePki, opensslAvailable, type TestPki } from "../helpers/certs.ts";
 import { FAST_GOSSIP, startNode, until } from "../helpers/node.ts";
+import { requirePrerequisite } from "../helpers/prereq.ts";
 
-const haveOpenssl = opensslAvailable();
-if (!haveOpenssl) console.warn(`\n${"!".repeat(70)}\n!! TLS tests SKIPPED: openssl not found (apt-get install openssl)\n${"!".repeat(70)}\n`);
+const noOpenssl = requirePrerequisite("TLS tests", opensslAvailable() ? undefined : "openssl not found", "apt-get install openssl");
 
 /** The certificate CN a verifying TLS client sees when it asks for `servername`. */
 function peerCn(port: number, servername: string, ca: string): Promise<string> {
@@ -20,7 +20,7 @@ function peerCn(port: number, servername: string, ca: string): Promise<string> {
   });
 }
 
-describe.skipIf(!haveOpenssl)("TLS termination", () => {
+describe.skipIf(noOpenssl)("TLS termination", () => {
   let pki: TestPki;
   let backend: BackendHandle;
   let node: Awaited<ReturnType<typeof startNode>>;
@@ -80,7 +80,7 @@ describe.skipIf(!haveOpenssl)("TLS termination", () => {
   });
 });
 
-describe.skipIf(!haveOpenssl)("node-to-node forwarding over TLS (cluster.tls)", () => {
+describe.skipIf(noOpenssl)("node-to-node forwarding over TLS (cluster.tls)", () => {
   test("a request to a node without backends reaches the peer's backend over HTTPS, verified with tls_ca", async () => {
     const pki = makePki();
     const leaf = pki.issue("nodes", ["IP:127.0.0.9", "IP:127.0.0.10", "IP:127.0.0.1"]);

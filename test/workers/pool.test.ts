@@ -1,7 +1,7 @@
 // Proxy workers: a node process with workers = 2 serves from both, routes from the primary's
 // snapshots, reports passive failures and counters to the primary, and restarts a worker that dies.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
@@ -9,6 +9,30 @@ import { freePort, until } from "../helpers/node.ts";
 
 const MAIN = join(import.meta.dir, "../../src/main.ts");
 
+/**
+ * TCP connections process `pid` holds to any of `ports` on 127.0.0.1 (its sockets' inodes, matched in
+ * /proc/net/tcp). A worker keeps its upstream keep-alive connections pooled, so a worker that served
+ * requests still holds one to a backend afterwards.
+ */
+function connectionsTo(pid: number, ports: number[]): number {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const want = new Set(ports.map((p) => `0100007F:${p.toString(16).toUpperCase().padStart(4, "0")}`));
+  let n = 0;
+  for (const line of readFileSync(`/proc/${pid}/net/tcp`, "utf8").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // sl local rem st ... inode (field 9); state 01 = ESTABLISHED
+    if (f.length > 9 && want.has(f[2]!) && f[3] === "01" && inodes.has(f[9]!)) n++;
+  }
+  return n;
+}
 
 interface Status {
   healthy_backends: number;
@@ -66,6 +90,9 @@ describe("proxy workers", () => {
       return total === N;
     }, 5000);
     expect(a.total + b.total).toBe(N);
+    // Both workers served: each holds pooled upstream connections to the backends.
+    const perWorker = s.workers!.map((w) => connectionsTo(w.pid!, [a.port, b.port]));
+    expect(perWorker.every((n) => n > 0)).toBe(true);
   });
 
   test("a passive failure seen by a worker marks the backend down in the primary, and every worker stops using it", async () => {
@@ -85,8 +112,9 @@ describe("proxy workers", () => {
     const victim = before.workers![0]!.pid!;
     process.kill(victim, "SIGKILL");
     // A connection the kernel had already queued on the dead worker's socket is lost with it (as with
-    // any crashed process); from the next moment on, the surviving worker takes every connection.
-    await Bun.sleep(100);
+    // any crashed process); once the primary has seen the worker die (it reaped it and shows it as
+    // restarting), the surviving worker takes every connection.
+    await until(async () => (await status()).workers![0]!.pid !== victim, 5000, 5);
     let failed = 0;
     for (let i = 0; i < 50; i++) {
       const r = await fetch(`${proxyUrl}/`, { headers: { connection: "close" } }).catch(() => null);

@@ -8,9 +8,12 @@ export type LoadRecord = [number, number, number, string, number];
 export interface LoadOutcome {
   /** Wall clock (epoch ms) of t = 0 for the records. */
   startedAt: number;
+  /** Requests due, including the skipped ones. */
   sent: number;
+  /** Requests without a 200, including the skipped ones: an unsent request is a failure. */
   failed: number;
-  /** Requests not started because max-in-flight was reached (the entries were not answering). */
+  /** Requests not started because max-in-flight was reached (the entries were not answering); each is also
+   * counted in `sent` and `failed` and recorded with status 0, so no scenario can pass by not sending. */
   skipped: number;
   records: LoadRecord[];
   errors: string[];
@@ -82,6 +85,10 @@ const tick = setInterval(() => {
     const i = next++;
     if (inFlight >= maxInFlight) {
       out.skipped++;
+      out.sent++;
+      out.failed++;
+      if (out.errors.length < 20) out.errors.push(`${Math.round(now)}ms ${urls[i % urls.length]} not sent: ${maxInFlight} requests in flight`);
+      out.records.push([Math.round(now), i % urls.length, 0, "", 0]);
       continue;
     }
     const p = one(i);

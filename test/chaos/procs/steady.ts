@@ -53,7 +53,11 @@ for (let i = 0; ; i++) {
   const wait = due - performance.now();
   if (wait > 0) await Bun.sleep(wait);
   if (inFlight >= maxInFlight) {
+    // Not sent because too many are in flight: a failure (also counted in `sent`), never a silent gap.
     skipped++;
+    sent++;
+    failed++;
+    if (errors.length < 10) errors.push(`not sent at ${Math.round(due - t0)} ms: ${maxInFlight} requests in flight`);
     continue;
   }
   pending.push(one());
