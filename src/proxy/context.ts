@@ -3,9 +3,11 @@
 
 import type { Server } from "bun";
 import type { AttemptSignal, UpstreamRequest } from "./forward.ts";
+import { prepareRequestHeaders } from "./headers.ts";
+import type { ClientHead, ForwardingInfo } from "./request-head.ts";
 import type { Selection } from "./selection.ts";
 import type { RequestBody } from "./transfer.ts";
-import type { UpstreamTarget } from "./upstream/client.ts";
+import type { OutgoingFields, UpstreamTarget } from "./upstream/client.ts";
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
@@ -18,6 +20,9 @@ export class ProxyContext implements UpstreamRequest {
   attempts = 0;
   /** Whether any attempt may have reached an upstream (otherwise nothing was served anywhere). */
   sent = false;
+  /** The upstream's fields, serialised once for the pooled client. */
+  readonly fields: OutgoingFields;
+  private headersPrepared = false;
 
   constructor(
     readonly req: Request,
@@ -25,19 +30,31 @@ export class ProxyContext implements UpstreamRequest {
     readonly path: string,
     /** The request came from a cluster member: served here, never forwarded again. */
     readonly fromMember: boolean,
-    /** The source address is a member's: its forwarding and internal headers are kept. */
-    readonly trusted: boolean,
     readonly sel: Selection,
     readonly signal: AttemptSignal,
     /** The request body across attempts, or null when there is none. */
     readonly upload: RequestBody | null,
+    head: ClientHead,
+    private readonly info: ForwardingInfo,
   ) {
     this.method = req.method;
     this.idempotent = IDEMPOTENT.has(this.method);
+    this.fields = head.forUpstream(info);
   }
 
+  /** The request's Headers prepared for the upstream (fetch); made on first use, the pooled path never needs it. */
   get headers(): Headers {
-    return this.req.headers;
+    const h = this.req.headers;
+    if (!this.headersPrepared) {
+      this.headersPrepared = true;
+      prepareRequestHeaders(h, this.info);
+    }
+    return h;
+  }
+
+  /** The source address is a member's: its forwarding and internal headers are kept. */
+  get trusted(): boolean {
+    return this.info.trusted;
   }
 
   get target(): UpstreamTarget {

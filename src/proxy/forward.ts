@@ -4,7 +4,8 @@
 
 import type { Timeout, TimingWheel } from "../timer/wheel.ts";
 import type { RequestBody } from "./transfer.ts";
-import { type UpstreamClient, UpstreamError, type UpstreamSignal, type UpstreamTarget } from "./upstream/client.ts";
+import { stripHopByHop } from "./headers.ts";
+import { type OutgoingFields, type UpstreamClient, UpstreamError, type UpstreamSignal, type UpstreamTarget } from "./upstream/client.ts";
 import { isConnectFailureCode, socketErrorCode } from "./upstream/errors.ts";
 
 export type AttemptFailure =
@@ -41,13 +42,18 @@ export interface UpstreamRequest {
   readonly method: string;
   /** Path and query. */
   readonly path: string;
-  /** Prepared for the upstream (hop-by-hop removed, forwarding fields set). */
+  /** The fields for the upstream, serialised (the pooled client writes them as they are). */
+  readonly fields: OutgoingFields;
+  /** The same fields as a Headers (fetch). */
   readonly headers: Headers;
   readonly body: ReadableStream<Uint8Array> | null;
   readonly signal: AttemptSignal;
 }
 
-/** An upstream design: sends one attempt, resolves with the response or rejects (classified by `classify`). */
+/**
+ * An upstream design: sends one attempt, resolves with the response (end-to-end fields only) or rejects
+ * (classified by AttemptSignal.classify).
+ */
 export interface Upstream {
   send(r: UpstreamRequest): Promise<Response>;
   /** Drops pooled connections to a target that went away (a peer no longer alive). */
@@ -153,7 +159,7 @@ export class PooledUpstream implements Upstream {
   constructor(private readonly client: UpstreamClient) {}
 
   send(r: UpstreamRequest): Promise<Response> {
-    return this.client.request(r.target, r.method, r.path, r.headers, r.body, r.signal);
+    return this.client.request(r.target, r.method, r.path, r.fields, r.body, r.signal);
   }
 
   abandon(host: string, port: number): void {
@@ -189,7 +195,7 @@ export class FetchUpstream implements Upstream {
       if (r.signal.aborted) throw new UpstreamError("unsent", "aborted");
       const ctrl = new AbortController();
       r.signal.addEventListener("abort", { handleEvent: () => ctrl.abort() });
-      return await fetch(r.origin + r.path, {
+      const res = await fetch(r.origin + r.path, {
         method: r.method,
         headers: r.headers,
         body: r.body,
@@ -200,6 +206,8 @@ export class FetchUpstream implements Upstream {
         duplex: "half",
         tls: this.tls,
       } as RequestInit);
+      stripHopByHop(res.headers);
+      return res;
     } finally {
       this.release();
     }

@@ -13,7 +13,8 @@ import { type ErrorResponseOptions, errorResponse, type ProxyErrorKind, requestI
 import { refusal } from "./admit.ts";
 import { ProxyContext } from "./context.ts";
 import { type AttemptError, AttemptSignal, FetchUpstream, type PeerTls, PooledUpstream, type Upstream } from "./forward.ts";
-import { NO_BACKEND_HEADER, prepareRequestHeaders, prepareResponseHeaders } from "./headers.ts";
+import { NO_BACKEND_HEADER, prepareRequestHeaders, stripInternal } from "./headers.ts";
+import { ClientHead, type ForwardingInfo } from "./request-head.ts";
 import { Selection } from "./selection.ts";
 import { UpstreamClient } from "./upstream/client.ts";
 import { RequestBody, WATCH_RESPONSES_FROM, watchDownload } from "./transfer.ts";
@@ -55,10 +56,6 @@ const WATCH_UPLOADS_FROM = 64 * 1024;
 function isLarge(h: Headers): boolean {
   const cl = h.get("content-length");
   return cl === null || Number(cl) >= WATCH_RESPONSES_FROM;
-}
-
-function isWebSocketUpgrade(req: Request): boolean {
-  return req.method === "GET" && req.headers.get("upgrade")?.toLowerCase() === "websocket";
 }
 
 /** Path and query of an absolute request URL, without parsing it into a URL object. */
@@ -206,37 +203,36 @@ export class ProxyServer implements DataPlane {
   /** Admit: refuse what must not be forwarded, decide trust, then forward (or tunnel a WebSocket). */
   handle(req: Request, server: Server<TunnelData>): Response | Promise<Response | undefined> {
     const d = this.d;
-    const refused = refusal(req.method, req.headers, d.cfg.maxBodyBytes);
+    const method = req.method;
+    const head = ClientHead.scan(req.headers);
+    const refused = refusal(method, head, d.cfg.maxBodyBytes);
     if (refused) return this.local(refused.kind, { detail: refused.reason });
     const router = d.router;
     const clientIp = server.requestIP(req)?.address ?? "unknown";
     // A member's request took its one hop already: serve it here, never forward it again.
-    const fromMember = router.isFromMember(clientIp, req.headers.get("via"));
+    const fromMember = router.isFromMember(clientIp, head.via);
     // Only a member's own address vouches for its X-Forwarded-* and internal headers: a Via naming a
     // member can be forged by any client and must cost it balancing, nothing more.
-    const trusted = fromMember && router.isMemberAddress(clientIp);
+    const info: ForwardingInfo = { clientIp, proto: this.proto, via: this.via, trusted: fromMember && router.isMemberAddress(clientIp) };
     const sel = new Selection(router, d.nodeName, fromMember);
-    const info = { clientIp, proto: this.proto, via: this.via, fromMember: trusted };
-    if (isWebSocketUpgrade(req)) {
+    if (method === "GET" && head.upgrade !== null && head.upgrade.toLowerCase() === "websocket") {
       // The client's handshake fields must stay on `req` for Bun's upgrade; the upstream gets a prepared copy.
       const upstreamHeaders = new Headers(req.headers);
       prepareRequestHeaders(upstreamHeaders, info);
       return this.websockets.upgrade(req, upstreamHeaders, server, sel, pathOf(req.url), d.cfg.responseTimeoutMs, d.peerTls, d.onConnectFailure);
     }
-    prepareRequestHeaders(req.headers, info);
-    const method = req.method;
     const body = method === "GET" || method === "HEAD" ? null : req.body;
     // A body can be replayed to another target after a connect failure; one that may take long
     // (unknown or large size) is also watched, so a steady upload outlives the connection idle timer
     // while a stalled one is still cut.
     let upload: RequestBody | null = null;
     if (body !== null) {
-      const cl = req.headers.get("content-length");
+      const cl = head.contentLength;
       const watched = cl === null || Number(cl) > WATCH_UPLOADS_FROM;
       upload = new RequestBody(body, server, req, d.cfg.idleTimeoutMs, d.wheel, watched);
     }
     const signal = new AttemptSignal(req.signal, d.wheel);
-    return this.forward(new ProxyContext(req, server, pathOf(req.url), fromMember, trusted, sel, signal, upload));
+    return this.forward(new ProxyContext(req, server, pathOf(req.url), fromMember, sel, signal, upload, head, info));
   }
 
   /** Choose → attempt → retry while it is safe → answer. */
@@ -309,7 +305,8 @@ export class ProxyServer implements DataPlane {
   /** The upstream's answer goes to the client. */
   private answer(ctx: ProxyContext, r: Response): Response {
     ctx.upload?.answered();
-    prepareResponseHeaders(r.headers, ctx.trusted);
+    // Upstreams answer with end-to-end fields only; what nodes tell each other stays between members.
+    if (!ctx.trusted) stripInternal(r.headers);
     if (r.body !== null && isLarge(r.headers)) {
       // Bun sends a JS stream chunked whatever Content-Length says: drop it rather than contradict it.
       r.headers.delete("content-length");

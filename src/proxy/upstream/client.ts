@@ -5,12 +5,13 @@
 import type { Conn } from "./connection.ts";
 import { UpstreamError } from "./errors.ts";
 import { Exchange, type ExchangeEnv } from "./exchange.ts";
-import { HeadWriter } from "./head.ts";
+import { HeadWriter, type OutgoingFields } from "./head.ts";
 import { DEFAULT_LIMITS, type ParserLimits } from "./parser.ts";
 import { Pool } from "./pool.ts";
 
 export { UpstreamError } from "./errors.ts";
 export type { UpstreamFailure } from "./errors.ts";
+export type { OutgoingFields } from "./head.ts";
 
 export interface UpstreamTarget {
   /** Resolved IP (preferred) or host name. */
@@ -102,15 +103,16 @@ export class UpstreamClient implements ExchangeEnv {
 
   /**
    * Sends the request; resolves with a Response whose body streams from the socket (null for
-   * HEAD/204/304). Rejects with UpstreamError. `headers` must already be prepared for the upstream
-   * (hop-by-hop fields removed); Host is added from the target when missing. A body is sent with the
-   * Content-Length in `headers` (enforced), else chunked.
+   * HEAD/204/304) and whose fields are end-to-end only (hop-by-hop ones are this client's business).
+   * Rejects with UpstreamError. `headers` must already be prepared for the upstream (hop-by-hop fields
+   * removed), as a Headers or as fields the caller serialised itself; Host is added from the target when
+   * missing. A body is sent with the declared Content-Length (enforced), else chunked.
    */
   request(
     target: UpstreamTarget,
     method: string,
     pathAndQuery: string,
-    headers: Headers,
+    headers: Headers | OutgoingFields,
     body: ReadableStream<Uint8Array> | null,
     signal: UpstreamSignal,
   ): Promise<Response> {
@@ -118,7 +120,8 @@ export class UpstreamClient implements ExchangeEnv {
     if (this.closed) return Promise.reject(new UpstreamError("unsent", "client_closed", pool.label));
     if (signal.aborted) return Promise.reject(new UpstreamError("unsent", "aborted", pool.label));
     const h = this.head;
-    const text = h.build(method, pathAndQuery, headers, pool.hostHeader, body !== null);
+    const fields = headers instanceof Headers ? h.fieldsOf(headers) : headers;
+    const text = h.frame(method, pathAndQuery, fields, pool.hostHeader, body !== null);
     // Admission applies the same rule (parseContentLength), so this only guards direct callers.
     if (text === null) return Promise.reject(new UpstreamError("invalid", "bad_content_length", pool.label));
     return new Exchange(this, pool, method, text, h.mode, h.bodyLength, body, signal).run();

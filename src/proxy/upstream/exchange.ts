@@ -12,6 +12,7 @@ import type { UpstreamSignal } from "./client.ts";
 import type { Conn, ConnUser } from "./connection.ts";
 import { UpstreamError, type UpstreamFailure } from "./errors.ts";
 import { BODY_CHUNKED, BODY_LENGTH, type BodyMode } from "./head.ts";
+import { connectionListed, isHopByHop } from "./hopbyhop.ts";
 import { FRAMING_LENGTH, FRAMING_NONE, type ResponseHead } from "./parser.ts";
 
 /** What an exchange needs from its pool. */
@@ -192,9 +193,19 @@ export class Exchange implements ConnUser, EventListenerObject, BodyOwner {
   onHead(h: ResponseHead): void {
     const conn = this.conn!;
     conn.keepAlive = h.keepAlive;
+    // The caller gets end-to-end fields only: hop-by-hop ones describe this connection, which we own.
     const headers = new Headers();
     const f = h.fields;
-    for (let i = 0; i < f.length; i += 2) headers.append(f[i]!, f[i + 1]!);
+    let listed: Set<string> | null = null;
+    for (let i = 0; i < f.length; i += 2) {
+      const name = f[i]!.toLowerCase();
+      if (isHopByHop(name)) {
+        if (name === "connection") listed = connectionListed(f[i + 1]!);
+        continue;
+      }
+      headers.append(name, f[i + 1]!);
+    }
+    if (listed !== null) for (const n of listed) headers.delete(n);
     const init: ResponseInit = { status: h.status, statusText: h.reason, headers };
     // The phase moves on only once the Response exists: if constructing it throws, the parser's
     // error path still finds the promise unsettled and rejects it.

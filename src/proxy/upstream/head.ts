@@ -11,12 +11,22 @@ export type BodyMode = typeof BODY_NONE | typeof BODY_LENGTH | typeof BODY_CHUNK
 /** Methods whose requests carry a body by definition; without one they get `content-length: 0` (as fetch does). */
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
-export class HeadWriter {
-  private text = "";
-  private host = false;
-  private length: string | null = null;
+/** Request fields already serialised for the head: what a caller that prepared them itself passes. */
+export interface OutgoingFields {
+  /** "name: value\r\n" lines of every field to send, without Content-Length, Transfer-Encoding and Connection. */
+  readonly lines: string;
+  /** Whether `lines` holds a Host field (otherwise the target's is added). */
+  readonly hasHost: boolean;
+  /** The declared Content-Length, verbatim, or null. */
+  readonly contentLength: string | null;
+}
+
+export class HeadWriter implements OutgoingFields {
+  lines = "";
+  hasHost = false;
+  contentLength: string | null = null;
   private readonly visit: (value: string, name: string) => void;
-  /** Framing chosen by the last `build`. */
+  /** Framing chosen by the last `frame`. */
   mode: BodyMode = BODY_NONE;
   /** Declared body length for BODY_LENGTH, else -1. */
   bodyLength = -1;
@@ -26,48 +36,53 @@ export class HeadWriter {
       // Names from Headers are lower-case already.
       switch (name.length) {
         case 4:
-          if (name === "host") this.host = true;
+          if (name === "host") this.hasHost = true;
           break;
         case 10:
           if (name === "connection") return; // HTTP/1.1 default (keep-alive) is what we want
           break;
         case 14:
           if (name === "content-length") {
-            this.length = value;
-            return; // re-emitted below once the framing is decided
+            this.contentLength = value;
+            return; // re-emitted by frame() once the framing is decided
           }
           break;
         case 17:
           if (name === "transfer-encoding") return; // we choose the framing
           break;
       }
-      this.text += name + ": " + value + "\r\n";
+      this.lines += name + ": " + value + "\r\n";
     };
+  }
+
+  /** Serialises `headers` (already prepared for the upstream) into this writer's fields; returns itself. */
+  fieldsOf(headers: Headers): OutgoingFields {
+    this.lines = "";
+    this.hasHost = false;
+    this.contentLength = null;
+    headers.forEach(this.visit);
+    return this;
   }
 
   /**
    * Builds the head text (Latin-1: header values are byte strings) and sets `mode`/`bodyLength`.
-   * `hostHeader` is used when `headers` has no Host. Returns null when a declared Content-Length is invalid.
+   * `hostHeader` is used when the fields have no Host. Returns null when a declared Content-Length is invalid.
    */
-  build(method: string, pathAndQuery: string, headers: Headers, hostHeader: string, hasBody: boolean): string | null {
-    this.text = method + " " + pathAndQuery + " HTTP/1.1\r\n";
-    this.host = false;
-    this.length = null;
-    headers.forEach(this.visit);
-    let text = this.text;
-    this.text = "";
-    if (!this.host) text += "host: " + hostHeader + "\r\n";
+  frame(method: string, pathAndQuery: string, f: OutgoingFields, hostHeader: string, hasBody: boolean): string | null {
+    let text = method + " " + pathAndQuery + " HTTP/1.1\r\n" + f.lines;
+    if (f === this) this.lines = "";
+    if (!f.hasHost) text += "host: " + hostHeader + "\r\n";
     if (!hasBody) {
       // A body the caller does not pass is not sent, so a declared length would make the server wait.
       this.mode = BODY_NONE;
       this.bodyLength = -1;
       if (BODY_METHODS.has(method)) text += "content-length: 0\r\n";
-    } else if (this.length !== null) {
-      const n = parseContentLength(this.length);
+    } else if (f.contentLength !== null) {
+      const n = parseContentLength(f.contentLength);
       if (n < 0) return null;
       this.mode = BODY_LENGTH;
       this.bodyLength = n;
-      text += "content-length: " + this.length + "\r\n";
+      text += "content-length: " + f.contentLength + "\r\n";
     } else {
       this.mode = BODY_CHUNKED;
       this.bodyLength = -1;

@@ -1,0 +1,139 @@
+// The client's request head, read in one pass over its fields: what admission, loop prevention and the
+// upstream need, and the upstream's header lines with the forwarding rules applied (hop-by-hop fields
+// out, X-Forwarded-* and Via in, internal fields only from members). The pooled client writes those
+// lines as they are; fetch and WebSocket upstreams get the same rules applied to a Headers
+// (prepareRequestHeaders), so both paths forward the same fields.
+
+import type { OutgoingFields } from "./upstream/client.ts";
+import { connectionListed, isHopByHop } from "./upstream/hopbyhop.ts";
+
+/** Fields only ClusterClub nodes set; never accepted from clients. */
+const INTERNAL_PREFIX = "x-clusterclub-";
+
+export interface ForwardingInfo {
+  clientIp: string;
+  proto: string;
+  /** Our Via token, e.g. "1.1 node-a". */
+  via: string;
+  /** The source is a member: keep its X-Forwarded-Proto/Host and internal fields. */
+  trusted: boolean;
+}
+
+export class ClientHead implements OutgoingFields {
+  host: string | null = null;
+  contentLength: string | null = null;
+  transferEncoding: string | null = null;
+  via: string | null = null;
+  upgrade: string | null = null;
+  connection: string | null = null;
+  xff: string | null = null;
+  xfp: string | null = null;
+  xfh: string | null = null;
+  /** End-to-end fields other than the ones above, as "name: value\r\n" lines. */
+  plain = "";
+  /** Internal fields, kept apart: only a member's request may carry them on. */
+  internal = "";
+  /** Set by `forUpstream`. */
+  lines = "";
+
+  get hasHost(): boolean {
+    return this.host !== null;
+  }
+
+  /** Reads every field of `h` once. */
+  static scan(h: Headers): ClientHead {
+    const head = new ClientHead();
+    scanning = head;
+    h.forEach(visit);
+    scanning = null;
+    const listed = head.connection === null ? null : connectionListed(head.connection);
+    if (listed !== null) head.dropListed(h, listed);
+    return head;
+  }
+
+  /** The upstream's lines for this request; `this` is then the OutgoingFields the pooled client writes. */
+  forUpstream(info: ForwardingInfo): this {
+    let lines = this.plain;
+    if (info.trusted) lines += this.internal;
+    if (this.host !== null) lines += "host: " + this.host + "\r\n";
+    lines += "x-forwarded-for: " + (this.xff ? this.xff + ", " + info.clientIp : info.clientIp) + "\r\n";
+    const proto = info.trusted && this.xfp !== null ? this.xfp : info.proto;
+    lines += "x-forwarded-proto: " + proto + "\r\n";
+    const fwdHost = info.trusted && this.xfh !== null ? this.xfh : this.host;
+    if (fwdHost !== null) lines += "x-forwarded-host: " + fwdHost + "\r\n";
+    lines += "via: " + (this.via ? this.via + ", " + info.via : info.via) + "\r\n";
+    this.lines = lines;
+    return this;
+  }
+
+  /** Rare: Connection names more fields to drop; read the fields again without them. */
+  private dropListed(h: Headers, listed: Set<string>): void {
+    this.plain = "";
+    this.internal = "";
+    h.forEach((value, name) => {
+      if (listed.has(name)) {
+        if (name === "via") this.via = null;
+        else if (name === "x-forwarded-for") this.xff = null;
+        else if (name === "x-forwarded-proto") this.xfp = null;
+        else if (name === "x-forwarded-host") this.xfh = null;
+        return;
+      }
+      if (!special(name)) appendLine(this, name, value);
+    });
+  }
+}
+
+/** The head being scanned: forEach is synchronous, so one module-level visitor serves every request. */
+let scanning: ClientHead | null = null;
+
+function visit(value: string, name: string): void {
+  const s = scanning!;
+  // Names from Headers are lower-case already; most fields are none of these, found by length first.
+  switch (name.length) {
+    case 3:
+      if (name === "via") return void (s.via = value);
+      break;
+    case 4:
+      if (name === "host") return void (s.host = value);
+      break;
+    case 7:
+      if (name === "upgrade") return void (s.upgrade = value);
+      break;
+    case 10:
+      if (name === "connection") return void (s.connection = value);
+      break;
+    case 14:
+      if (name === "content-length") return void (s.contentLength = value);
+      break;
+    case 15:
+      if (name === "x-forwarded-for") return void (s.xff = value);
+      break;
+    case 16:
+      if (name === "x-forwarded-host") return void (s.xfh = value);
+      break;
+    case 17:
+      if (name === "transfer-encoding") return void (s.transferEncoding = value);
+      if (name === "x-forwarded-proto") return void (s.xfp = value);
+      break;
+  }
+  if (isHopByHop(name)) return;
+  appendLine(s, name, value);
+}
+
+function appendLine(s: ClientHead, name: string, value: string): void {
+  if (name.startsWith(INTERNAL_PREFIX)) s.internal += name + ": " + value + "\r\n";
+  else s.plain += name + ": " + value + "\r\n";
+}
+
+/** Fields the head builds itself (or drops), never copied as they came. */
+function special(name: string): boolean {
+  return (
+    isHopByHop(name) ||
+    name === "via" ||
+    name === "host" ||
+    name === "content-length" ||
+    name === "x-forwarded-for" ||
+    name === "x-forwarded-host" ||
+    name === "x-forwarded-proto"
+  );
+}
