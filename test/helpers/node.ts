@@ -65,11 +65,4 @@ export function freePort(): number {
 
 export const deadPort = freePort;
 
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 5000, stepMs = 20): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (performance.now() < end) {
-    if (await cond()) return;
-    await Bun.sleep(stepMs);
-  }
-  throw new Error(`condition not met within ${timeoutMs}ms`);
-}
+export { until } from "./wait.ts";
