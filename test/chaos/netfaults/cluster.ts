@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { FaultSpec } from "../../helpers/faults.ts";
+import { LAB_PORTS, labNodeToml } from "../../helpers/labnode.ts";
 import { until } from "../../helpers/node.ts";
 import type { LoadOutcome } from "./loadgen.ts";
 
@@ -17,13 +18,10 @@ export const ROOT = join(import.meta.dir, "../../..");
 export const FAULTY_NODE = join(ROOT, "test/helpers/faultynode.ts");
 export const BACKENDS = join(import.meta.dir, "backends.ts");
 export const LOADGEN = join(import.meta.dir, "loadgen.ts");
-export const GOSSIP_PORT = 7946;
-export const PROXY_PORT = 8080;
-export const ADMIN_PORT = 9901;
+export const { gossip: GOSSIP_PORT, proxy: PROXY_PORT, admin: ADMIN_PORT } = LAB_PORTS;
 export const BACKEND_PORT = 3001;
 
-/** Fast gossip (as in the multi-host test): probes every 200 ms, push/pull every 2 s. */
-export const FAST_TIMINGS = { probe_interval: "200ms", probe_timeout: "80ms", gossip_interval: "30ms", pushpull_interval: "2s" };
+export { FAST_TIMINGS } from "../../helpers/labnode.ts";
 
 export interface HostSpec {
   name: string;
@@ -36,12 +34,6 @@ export interface NodeConfig {
   cluster?: Record<string, string | number>;
   health?: Record<string, string | number>;
   proxy?: Record<string, string | number>;
-}
-
-function tomlValues(o: Record<string, string | number> | undefined): string {
-  return Object.entries(o ?? {})
-    .map(([k, v]) => `${k} = ${typeof v === "number" ? v : JSON.stringify(v)}`)
-    .join("\n");
 }
 
 export interface MemberView {
@@ -154,31 +146,18 @@ export class Workdir {
   /** The node config for one host: fixed ports on its own address (the proxy on `proxyBind`), these seeds. */
   nodeConfig(host: HostSpec, seeds: string[], cfg: NodeConfig, backendHost: string, proxyBind: string): string {
     const path = join(this.dir, `${host.name}.toml`);
-    writeFileSync(
-      path,
-      `[cluster]
-node_name = "node-${host.name}"
-listen_port = ${GOSSIP_PORT}
-bind_address = "${host.ip}"
-advertise_address = "${host.ip}"
-shared_key = "netfaults"
-peers = ${JSON.stringify(seeds)}
-${tomlValues({ ...FAST_TIMINGS, ...cfg.cluster })}
-[proxy]
-listen_port = ${PROXY_PORT}
-bind_address = "${proxyBind}"
-workers = 1
-drain_timeout = "1s"
-${tomlValues(cfg.proxy)}
-[admin]
-listen_port = ${ADMIN_PORT}
-bind_address = "${host.ip}"
-allow = ["127.0.0.0/8", "198.18.0.0/15"]
-[health]
-${tomlValues({ interval: "500ms", timeout: "200ms", rise: 1, fall: 1, ...cfg.health })}
-${host.backends.map((b, k) => `[[backends]]\naddress = "${backendHost}:${BACKEND_PORT + k}"`).join("\n")}
-`,
-    );
+    const toml = labNodeToml({
+      name: host.name,
+      ip: host.ip,
+      sharedKey: "netfaults",
+      peers: seeds,
+      backends: host.backends.map((_, k) => `${backendHost}:${BACKEND_PORT + k}`),
+      adminAllow: ["127.0.0.0/8", "198.18.0.0/15"],
+      cluster: cfg.cluster,
+      proxy: { bind_address: proxyBind, workers: 1, drain_timeout: "1s", ...cfg.proxy },
+      health: cfg.health,
+    });
+    writeFileSync(path, toml);
     return path;
   }
 
