@@ -103,44 +103,40 @@ function resolveField(spec: AnyField, raw: unknown, path: string, issues: Config
       }
       return ms;
     }
-    case "strings": {
-      if (!Array.isArray(raw)) return bad("an array of strings");
-      const out: string[] = [];
-      raw.forEach((v, i) => {
-        if (typeof v !== "string" || v === "") issues.push({ path: `${path}[${i}]`, message: `expected a non-empty string, got ${typeName(v)}` });
-        else out.push(v);
-      });
-      return out;
-    }
-    case "cidrs": {
-      if (!Array.isArray(raw)) return bad('an array of CIDR ranges, e.g. ["127.0.0.0/8", "::1/128"]');
-      const out: string[] = [];
-      raw.forEach((v, i) => {
-        if (typeof v !== "string") {
-          issues.push({ path: `${path}[${i}]`, message: `expected a CIDR range string such as "10.0.0.0/8", got ${typeName(v)}` });
-          return;
-        }
+    case "strings":
+      return eachString(raw, path, issues, bad, { array: "an array of strings", item: "a non-empty string" }, (v) =>
+        v === "" ? `expected a non-empty string, got ${typeName(v)}` : undefined,
+      );
+    case "cidrs":
+      return eachString(raw, path, issues, bad, { array: 'an array of CIDR ranges, e.g. ["127.0.0.0/8", "::1/128"]', item: 'a CIDR range string such as "10.0.0.0/8"' }, (v) => {
         const r = parseCidr(v);
-        if (typeof r === "string") issues.push({ path: `${path}[${i}]`, message: r });
-        else out.push(v);
+        return typeof r === "string" ? r : undefined;
       });
-      return out;
-    }
-    case "hostports": {
-      if (!Array.isArray(raw)) return bad('an array of "host:port" strings');
-      const out: string[] = [];
-      raw.forEach((v, i) => {
-        if (typeof v !== "string") {
-          issues.push({ path: `${path}[${i}]`, message: `expected a "host:port" string, got ${typeName(v)}` });
-          return;
-        }
+    case "hostports":
+      return eachString(raw, path, issues, bad, { array: 'an array of "host:port" strings', item: 'a "host:port" string' }, (v) => {
         const hp = parseHostPort(v);
-        if (typeof hp === "string") issues.push({ path: `${path}[${i}]`, message: `${hp}; expected "host:port"` });
-        else out.push(v);
+        return typeof hp === "string" ? `${hp}; expected "host:port"` : undefined;
       });
-      return out;
-    }
   }
+}
+
+/** An array of strings, each checked by `check` (a message when wrong); every bad item is its own issue. */
+function eachString(
+  raw: unknown,
+  path: string,
+  issues: ConfigIssue[],
+  bad: (expected: string) => undefined,
+  expected: { array: string; item: string },
+  check: (v: string) => string | undefined,
+): string[] | undefined {
+  if (!Array.isArray(raw)) return bad(expected.array);
+  const out: string[] = [];
+  raw.forEach((v, i) => {
+    const problem = typeof v === "string" ? check(v) : `expected ${expected.item}, got ${typeName(v)}`;
+    if (problem === undefined) out.push(v);
+    else issues.push({ path: `${path}[${i}]`, message: problem });
+  });
+  return out;
 }
 
 /** One table's keys → the properties they fill; unknown keys are issues, absent ones take their default. */

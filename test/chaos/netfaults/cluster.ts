@@ -398,3 +398,55 @@ export function loopbackHosts(scenario: number, backends: number[]): HostSpec[] 
     backends: Array.from({ length: n }, (_, k) => `h${i + 1}-b${k + 1}`),
   }));
 }
+
+export interface FaultWindow {
+  /** Paced load over every node's proxy while the fault lasts. */
+  rate: number;
+  durationMs: number;
+  /** Turns the fault on (just before the load starts) and off (once it has ended). */
+  inject(): void;
+  heal(): void;
+  /** How long the cluster may take to show everyone alive again afterwards. */
+  recoverWithinMs?: number;
+}
+
+export interface FaultOutcome {
+  /** Wall clock when the fault went on: count membership events from here. */
+  since: number;
+  load: LoadOutcome;
+  /** Member states every node showed, polled every 100 ms during the run. */
+  watch: MembershipWatch;
+  gossip: ReturnType<typeof gossipDelta>;
+  recoveryMs: number;
+  /** "Declared dead" log lines: every one so far, and how many were written during this run. */
+  deathLines: LogLine[];
+  newDeaths: number;
+}
+
+/**
+ * The network scenarios' common run: measure → fault on → load → fault off → wait until converged →
+ * measure again. The test then prints report() and asserts on the outcome.
+ */
+export async function faultUnderLoad(c: LoopbackCluster, w: FaultWindow): Promise<FaultOutcome> {
+  const deathsBefore = c.nodes.reduce((a, n) => a + n.logs(LOG_DECLARED_DEAD).length, 0);
+  const before = await allMetrics(c.nodes);
+  const since = Date.now();
+  const watch = new MembershipWatch(c.nodes, 100);
+  w.inject();
+  const load = await startLoad(
+    c.nodes.map((n) => n.url),
+    { rate: w.rate, durationMs: w.durationMs },
+  ).done;
+  w.heal();
+  const recoveryMs = await c.converged(w.recoverWithinMs ?? 15_000);
+  await watch.stop();
+  const gossip = gossipDelta(before, await allMetrics(c.nodes));
+  const deathLines = c.nodes.flatMap((n) => n.logs(LOG_DECLARED_DEAD));
+  return { since, load, watch, gossip, recoveryMs, deathLines, newDeaths: deathLines.length - deathsBefore };
+}
+
+/** The scenario's summary line, then the errors of any failed request. */
+export function report(fig: Parameters<typeof summary>[0], load: LoadOutcome): void {
+  summary(fig);
+  if (load.errors.length > 0) console.log(load.errors.join("\n"));
+}
