@@ -13,7 +13,7 @@ import type { TimingWheel } from "../timer/wheel.ts";
 import { WorkerPool } from "./pool.ts";
 
 /** `proxy.workers`: 0 means one per core. */
-export function resolveWorkers(configured: number): number {
+function resolveWorkers(configured: number): number {
   return configured > 0 ? configured : Math.max(1, availableParallelism());
 }
 

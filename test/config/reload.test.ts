@@ -54,3 +54,13 @@ test("the README's config table states each key's reload rule as the schema does
     }
   }
 });
+
+test("--check output redacts exactly the keys the schema flags as secret", async () => {
+  const { configToToml } = await import("../../src/config/index.ts");
+  const c = parseConfig(base.replace('shared_key = "k1"', 'shared_key = "k1"\nextra_keys = ["k0", "k-1"]'));
+  const toml = configToToml(c);
+  expect(toml).toContain('shared_key = "<redacted>"');
+  expect(toml).toContain('extra_keys = ["<redacted>","<redacted>"]');
+  expect(toml).not.toMatch(/"k1"|"k0"|"k-1"/);
+  expect(toml).toContain('peers = ["10.0.0.1:7946"]');
+});
