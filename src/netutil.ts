@@ -103,3 +103,8 @@ export function bytesToIp(b: Uint8Array): string | null {
   if (best < 0) return groups.join(":");
   return `${groups.slice(0, best).join(":")}::${groups.slice(best + bestLen).join(":")}`;
 }
+
+/** Bun's idle timers count whole seconds up to 255: the longest whole-second timeout not shorter than `ms`, capped there. */
+export function idleTimeoutSeconds(ms: number): number {
+  return Math.min(255, Math.ceil(ms / 1000));
+}

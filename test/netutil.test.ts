@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { bytesToIp, errorCode, errorCodeOrMessage, formatHostPort, ipToBytes, ipToBytes16 } from "../src/netutil.ts";
+import { bytesToIp, errorCode, errorCodeOrMessage, formatHostPort, idleTimeoutSeconds, ipToBytes, ipToBytes16 } from "../src/netutil.ts";
 
 describe("netutil", () => {
   test("host:port puts IPv6 in brackets once, and nothing else", () => {
@@ -28,5 +28,12 @@ describe("netutil", () => {
     expect(errorCodeOrMessage(e)).toBe("ECONNREFUSED");
     expect(errorCodeOrMessage(new Error("boom"))).toBe("boom");
     expect(errorCodeOrMessage("text")).toBe("text");
+  });
+
+  test("idle timeouts round up to whole seconds and stop at Bun's 255", () => {
+    expect(idleTimeoutSeconds(1000)).toBe(1);
+    expect(idleTimeoutSeconds(1001)).toBe(2);
+    expect(idleTimeoutSeconds(255_000)).toBe(255);
+    expect(idleTimeoutSeconds(10 * 60_000)).toBe(255);
   });
 });

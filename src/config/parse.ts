@@ -8,7 +8,7 @@ import { formatDuration, parseDuration } from "./duration.ts";
 import { errorCodeOrMessage, formatHostPort } from "../netutil.ts";
 import { parseHostPort } from "./hostport.ts";
 import { resolveTls } from "./tls.ts";
-import { BACKEND_FIELDS, type Config, type FieldSpec, SECTIONS } from "./schema.ts";
+import { type AnyField, BACKENDS, type BackendConfig, type Config, eachSection, type Fields, propsOf, SCHEMA, type SectionSpec } from "./schema.ts";
 
 export interface ConfigIssue {
   /** Key path, e.g. `backends[2].address`; empty for the whole file. */
@@ -44,7 +44,7 @@ function typeName(v: unknown): string {
 }
 
 /** Validates one value against its spec; returns the resolved value or pushes an issue. */
-function resolveField(spec: FieldSpec, raw: unknown, path: string, issues: ConfigIssue[]): unknown {
+function resolveField(spec: AnyField, raw: unknown, path: string, issues: ConfigIssue[]): unknown {
   const t = spec.type;
   const bad = (expected: string) => {
     issues.push({ path, message: `expected ${expected}, got ${typeName(raw)}` });
@@ -103,105 +103,115 @@ function resolveField(spec: FieldSpec, raw: unknown, path: string, issues: Confi
       }
       return ms;
     }
-    case "strings": {
-      if (!Array.isArray(raw)) return bad("an array of strings");
-      const out: string[] = [];
-      raw.forEach((v, i) => {
-        if (typeof v !== "string" || v === "") issues.push({ path: `${path}[${i}]`, message: `expected a non-empty string, got ${typeName(v)}` });
-        else out.push(v);
-      });
-      return out;
-    }
-    case "cidrs": {
-      if (!Array.isArray(raw)) return bad('an array of CIDR ranges, e.g. ["127.0.0.0/8", "::1/128"]');
-      const out: string[] = [];
-      raw.forEach((v, i) => {
-        if (typeof v !== "string") {
-          issues.push({ path: `${path}[${i}]`, message: `expected a CIDR range string such as "10.0.0.0/8", got ${typeName(v)}` });
-          return;
-        }
+    case "strings":
+      return eachString(raw, path, issues, bad, { array: "an array of strings", item: "a non-empty string" }, (v) =>
+        v === "" ? `expected a non-empty string, got ${typeName(v)}` : undefined,
+      );
+    case "cidrs":
+      return eachString(raw, path, issues, bad, { array: 'an array of CIDR ranges, e.g. ["127.0.0.0/8", "::1/128"]', item: 'a CIDR range string such as "10.0.0.0/8"' }, (v) => {
         const r = parseCidr(v);
-        if (typeof r === "string") issues.push({ path: `${path}[${i}]`, message: r });
-        else out.push(v);
+        return typeof r === "string" ? r : undefined;
       });
-      return out;
-    }
-    case "hostports": {
-      if (!Array.isArray(raw)) return bad('an array of "host:port" strings');
-      const out: string[] = [];
-      raw.forEach((v, i) => {
-        if (typeof v !== "string") {
-          issues.push({ path: `${path}[${i}]`, message: `expected a "host:port" string, got ${typeName(v)}` });
-          return;
-        }
+    case "hostports":
+      return eachString(raw, path, issues, bad, { array: 'an array of "host:port" strings', item: 'a "host:port" string' }, (v) => {
         const hp = parseHostPort(v);
-        if (typeof hp === "string") issues.push({ path: `${path}[${i}]`, message: `${hp}; expected "host:port"` });
-        else out.push(v);
+        return typeof hp === "string" ? `${hp}; expected "host:port"` : undefined;
       });
-      return out;
-    }
   }
 }
 
-function resolveTable(fields: FieldSpec[], raw: Table, prefix: string, issues: ConfigIssue[], nested: string[] = []): Table {
-  const out: Table = {};
-  const known = new Set(fields.map((f) => f.key));
+/** An array of strings, each checked by `check` (a message when wrong); every bad item is its own issue. */
+function eachString(
+  raw: unknown,
+  path: string,
+  issues: ConfigIssue[],
+  bad: (expected: string) => undefined,
+  expected: { array: string; item: string },
+  check: (v: string) => string | undefined,
+): string[] | undefined {
+  if (!Array.isArray(raw)) return bad(expected.array);
+  const out: string[] = [];
+  raw.forEach((v, i) => {
+    const problem = typeof v === "string" ? check(v) : `expected ${expected.item}, got ${typeName(v)}`;
+    if (problem === undefined) out.push(v);
+    else issues.push({ path: `${path}[${i}]`, message: problem });
+  });
+  return out;
+}
+
+/** One table's keys → the properties they fill; unknown keys are issues, absent ones take their default. */
+function resolveTable<T>(fields: Fields<T>, raw: Table, prefix: string, issues: ConfigIssue[], nested: string[] = []): Partial<T> {
+  const out: Partial<T> = {};
+  const props = propsOf(fields);
+  const known = new Set(props.map((p) => fields[p].key));
   for (const key of Object.keys(raw)) {
     if (!known.has(key) && !nested.includes(key)) {
       issues.push({ path: `${prefix}${key}`, message: `unknown key; known keys here: ${[...known].join(", ")}` });
     }
   }
-  for (const f of fields) {
+  for (const prop of props) {
+    const f: AnyField = fields[prop];
     const path = `${prefix}${f.key}`;
-    if (raw[f.key] === undefined) {
-      if (f.default) out[f.prop] = f.default();
-      continue;
-    }
-    const v = resolveField(f, raw[f.key], path, issues);
-    if (v !== undefined) out[f.prop] = v;
+    const v = raw[f.key] === undefined ? f.default?.() : resolveField(f, raw[f.key], path, issues);
+    if (raw[f.key] === undefined && f.required) issues.push({ path, message: `is required (${f.doc})` });
+    // Fields<T> ties each entry's kind (and default) to T[prop]; resolveField returns a value of that kind.
+    if (v !== undefined) out[prop] = v as T[typeof prop];
   }
   return out;
+}
+
+/** True when every property that may not be unset has a value (it has one unless an issue was pushed). */
+function isComplete<T>(fields: Fields<T>, v: Partial<T>): v is T {
+  return propsOf(fields).every((p) => {
+    const f: AnyField = fields[p];
+    return v[p] !== undefined || (f.default === undefined && !f.required);
+  });
+}
+
+function resolveSection<T>(spec: SectionSpec<T>, doc: Table, issues: ConfigIssue[]): Partial<T> {
+  const raw = doc[spec.key] ?? {};
+  if (!isTable(raw)) {
+    issues.push({ path: spec.key, message: `expected a table [${spec.key}], got ${typeName(raw)}` });
+    return resolveTable(spec.fields, {}, `${spec.key}.`, []);
+  }
+  return resolveTable(spec.fields, raw, `${spec.key}.`, issues, Object.keys(spec.nested ?? {}));
 }
 
 /** Parses and validates TOML text. Throws ConfigError with every problem found. */
 export function parseConfig(text: string, source = "config"): Config {
   let doc: Table;
   try {
-    doc = parseToml(text) as Table;
+    doc = parseToml(text);
   } catch (e) {
     const msg = e instanceof TomlError ? `TOML syntax error at line ${e.line}, column ${e.column}: ${e.message.split("\n")[0]}` : String(e);
     throw new ConfigError(source, [{ path: "", message: msg }]);
   }
   const issues: ConfigIssue[] = [];
-  const sectionKeys = new Set([...SECTIONS.map((s) => s.key), "backends"]);
+  const sectionKeys = new Set([...Object.values(SCHEMA).map((s) => s.key), BACKENDS.key]);
   for (const key of Object.keys(doc)) {
     if (!sectionKeys.has(key)) issues.push({ path: key, message: `unknown section; known: ${[...sectionKeys].join(", ")}` });
   }
-  const out: Table = {};
-  for (const section of SECTIONS) {
-    const raw = doc[section.key] ?? {};
-    if (!isTable(raw)) {
-      issues.push({ path: section.key, message: `expected a table [${section.key}], got ${typeName(raw)}` });
-      out[section.key] = resolveTable(section.fields, {}, `${section.key}.`, []);
-      continue;
-    }
-    out[section.key] = resolveTable(section.fields, raw, `${section.key}.`, issues, section.nested);
-  }
+  const cluster = resolveSection(SCHEMA.cluster, doc, issues);
+  const proxy = resolveSection(SCHEMA.proxy, doc, issues);
+  const health = resolveSection(SCHEMA.health, doc, issues);
+  const admin = resolveSection(SCHEMA.admin, doc, issues);
   // The check timeout defaults to 1s but never to more than the interval the operator chose.
-  const health = out.health as Table;
   const rawHealth = isTable(doc.health) ? doc.health : {};
-  if (rawHealth.timeout === undefined && typeof health.intervalMs === "number") {
-    health.timeoutMs = Math.min(health.timeoutMs as number, health.intervalMs);
+  if (rawHealth.timeout === undefined && health.timeoutMs !== undefined && health.intervalMs !== undefined) {
+    health.timeoutMs = Math.min(health.timeoutMs, health.intervalMs);
   }
   const tls = resolveTls(isTable(doc.proxy) ? doc.proxy.tls : undefined, issues);
-  if (tls) (out.proxy as Table).tls = tls;
-  out.backends = resolveBackends(doc.backends, issues);
-  crossCheck(out, issues);
+  const backends = resolveBackends(doc.backends, issues);
+  crossCheck(cluster, proxy, health, admin, issues);
   if (issues.length > 0) throw new ConfigError(source, issues);
-  return out as unknown as Config;
+  if (!isComplete(SCHEMA.cluster.fields, cluster) || !isComplete(SCHEMA.proxy.fields, proxy) || !isComplete(SCHEMA.health.fields, health) || !isComplete(SCHEMA.admin.fields, admin)) {
+    // Unreachable: a property without a value has a default, or its absence was an issue above.
+    throw new ConfigError(source, [{ path: "", message: "incomplete configuration" }]);
+  }
+  return { cluster, proxy: tls ? { ...proxy, tls } : proxy, health, admin, backends };
 }
 
-function resolveBackends(raw: unknown, issues: ConfigIssue[]): Table[] {
+function resolveBackends(raw: unknown, issues: ConfigIssue[]): BackendConfig[] {
   if (raw === undefined) {
     issues.push({ path: "backends", message: 'no backends: add at least one [[backends]] table with address = "host:port"' });
     return [];
@@ -211,7 +221,7 @@ function resolveBackends(raw: unknown, issues: ConfigIssue[]): Table[] {
     return [];
   }
   if (raw.length === 0) issues.push({ path: "backends", message: "is empty: add at least one backend" });
-  const out: Table[] = [];
+  const out: BackendConfig[] = [];
   const seen = new Map<string, number>();
   raw.forEach((entry, i) => {
     const prefix = `backends[${i}].`;
@@ -220,9 +230,8 @@ function resolveBackends(raw: unknown, issues: ConfigIssue[]): Table[] {
       return;
     }
     const before = issues.length;
-    const b = resolveTable(BACKEND_FIELDS, entry, prefix, issues);
-    if (entry.address === undefined) issues.push({ path: `${prefix}address`, message: 'is required: "host:port"' });
-    if (issues.length > before || typeof b.address !== "string") return;
+    const b = resolveTable(BACKENDS.fields, entry, prefix, issues);
+    if (issues.length > before || b.address === undefined) return;
     const hp = parseHostPort(b.address);
     if (typeof hp === "string") {
       issues.push({ path: `${prefix}address`, message: `${hp}; expected "host:port"` });
@@ -240,12 +249,14 @@ function resolveBackends(raw: unknown, issues: ConfigIssue[]): Table[] {
   return out;
 }
 
-function crossCheck(cfg: Table, issues: ConfigIssue[]): void {
-  const cluster = cfg.cluster as Table;
-  const proxy = cfg.proxy as Table;
-  const admin = cfg.admin as Table;
-  const health = cfg.health as Table;
-  const ports: [string, unknown][] = [
+function crossCheck(
+  cluster: Partial<Config["cluster"]>,
+  proxy: Partial<Config["proxy"]>,
+  health: Partial<Config["health"]>,
+  admin: Partial<Config["admin"]>,
+  issues: ConfigIssue[],
+): void {
+  const ports: [string, number | undefined][] = [
     ["proxy.listen_port", proxy.listenPort],
     ["admin.listen_port", admin.listenPort],
     ["cluster.listen_port", cluster.listenPort],
@@ -254,20 +265,20 @@ function crossCheck(cfg: Table, issues: ConfigIssue[]): void {
     for (let j = i + 1; j < ports.length; j++) {
       const [pa, a] = ports[i]!;
       const [pb, b] = ports[j]!;
-      if (typeof a === "number" && a !== 0 && a === b) issues.push({ path: pb, message: `port ${b} is already used by ${pa}` });
+      if (a !== undefined && a !== 0 && a === b) issues.push({ path: pb, message: `port ${b} is already used by ${pa}` });
     }
   }
-  if (typeof health.timeoutMs === "number" && typeof health.intervalMs === "number" && health.timeoutMs > health.intervalMs) {
+  if (health.timeoutMs !== undefined && health.intervalMs !== undefined && health.timeoutMs > health.intervalMs) {
     issues.push({ path: "health.timeout", message: `must not exceed health.interval (${formatDuration(health.intervalMs)})` });
   }
-  if (typeof cluster.tlsCa === "string") {
+  if (cluster.tlsCa !== undefined) {
     try {
       readFileSync(cluster.tlsCa);
     } catch (e) {
       issues.push({ path: "cluster.tls_ca", message: `cannot read "${cluster.tlsCa}": ${errorCodeOrMessage(e)}` });
     }
   }
-  if (typeof cluster.probeTimeoutMs === "number" && typeof cluster.probeIntervalMs === "number" && cluster.probeTimeoutMs >= cluster.probeIntervalMs) {
+  if (cluster.probeTimeoutMs !== undefined && cluster.probeIntervalMs !== undefined && cluster.probeTimeoutMs >= cluster.probeIntervalMs) {
     issues.push({ path: "cluster.probe_timeout", message: `must be less than cluster.probe_interval (${formatDuration(cluster.probeIntervalMs)})` });
   }
 }
@@ -280,28 +291,24 @@ export async function loadConfig(path: string): Promise<Config> {
   return parseConfig(await file.text(), path);
 }
 
-/** The resolved configuration as TOML, defaults filled in (for --check). */
+/** The resolved configuration as TOML, defaults filled in, secrets redacted (for --check). */
 export function configToToml(cfg: Config): string {
   const lines: string[] = [];
-  const value = (spec: FieldSpec, v: unknown): string => {
-    if (spec.type.kind === "duration") return JSON.stringify(formatDuration(v as number));
+  const value = (f: AnyField, v: unknown): string => {
+    if (f.secret) return JSON.stringify(Array.isArray(v) ? v.map(() => "<redacted>") : "<redacted>");
+    if (f.type.kind === "duration" && typeof v === "number") return JSON.stringify(formatDuration(v));
     return JSON.stringify(v);
   };
-  for (const section of SECTIONS) {
+  eachSection((section, of) => {
     lines.push(`[${section.key}]`);
-    const t = (cfg as unknown as Record<string, Table>)[section.key]!;
-    for (const f of section.fields) {
-      const v = t[f.prop];
-      if (v === undefined) {
-        lines.push(`# ${f.key} = (unset) — ${f.doc}`);
-        continue;
-      }
-      const shown =
-        f.key === "shared_key" ? JSON.stringify("<redacted>") : f.key === "extra_keys" ? JSON.stringify((v as string[]).map(() => "<redacted>")) : value(f, v);
-      lines.push(`${f.key} = ${shown}`);
+    const values = of(cfg);
+    for (const prop of propsOf(section.fields)) {
+      const f: AnyField = section.fields[prop];
+      const v = values[prop];
+      lines.push(v === undefined ? `# ${f.key} = (unset) — ${f.doc}` : `${f.key} = ${value(f, v)}`);
     }
     lines.push("");
-  }
+  });
   const tls = cfg.proxy.tls;
   if (tls) {
     const [main, ...sni] = tls.certs;

@@ -1,5 +1,6 @@
-// The configuration's shape: every key, its kind and its default. The parser (parse.ts) walks this
-// table, so adding a key here is all it takes for validation, defaults, --check output and docs to agree.
+// The configuration's shape: every key, its kind, its default, how a reload applies it and whether it is
+// a secret. The parser (parse.ts), --check and the reload (reload.ts) walk this table, so adding a key
+// here is all it takes for validation, defaults, --check output and reload to agree.
 
 import { hostname } from "node:os";
 import type { TlsConfig } from "./tls.ts";
@@ -11,87 +12,163 @@ export type FieldKind =
   | { kind: "duration"; minMs?: number; maxMs?: number }
   | { kind: "int"; min: number; max: number }
   | { kind: "bool" }
-  | { kind: "enum"; values: string[] }
+  | { kind: "enum"; values: readonly string[] }
   | { kind: "hostports" }
   | { kind: "strings" }
   | { kind: "cidrs" };
 
-export interface FieldSpec {
+/** The kinds that can fill a property of type V (an enum lists exactly V's values). */
+type KindFor<V> = [V] extends [boolean]
+  ? Extract<FieldKind, { kind: "bool" }>
+  : [V] extends [number]
+    ? Extract<FieldKind, { kind: "port" | "duration" | "int" }>
+    : [V] extends [string[]]
+      ? Extract<FieldKind, { kind: "hostports" | "strings" | "cidrs" }>
+      : [string] extends [V]
+        ? Extract<FieldKind, { kind: "string" | "ip" }>
+        : { kind: "enum"; values: readonly (V & string)[] };
+
+/**
+ * How a changed key takes effect on reload (SIGHUP, --watch):
+ * - live: in force at once;
+ * - restart: bound to an open socket or fixed at start; the old value stays until a restart;
+ * - keyring: live when gossip was encrypted from the start (key rotation), otherwise restart.
+ */
+export type ReloadRule = "live" | "restart" | "keyring";
+
+export interface FieldSpec<V> {
   /** TOML key (snake_case). */
   key: string;
-  /** Property on the resolved config (camelCase; durations end in Ms). */
-  prop: string;
-  type: FieldKind;
-  /** undefined = optional with no default. */
-  default?: () => unknown;
+  type: KindFor<V>;
+  /** Neither default nor required: optional, unset when absent. */
+  default?: () => V;
+  /** Absent is an error. */
+  required?: true;
   doc: string;
+  reload: ReloadRule;
+  /** Never printed (--check shows "<redacted>"). */
+  secret?: true;
 }
 
-export interface SectionSpec {
+/** A field as the parser walks it, whatever property it fills. */
+export interface AnyField {
   key: string;
-  fields: FieldSpec[];
-  /** Sub-tables resolved elsewhere (e.g. [proxy.tls]); not "unknown keys". */
-  nested?: string[];
+  type: FieldKind;
+  default?: () => unknown;
+  required?: true;
+  doc: string;
+  reload: ReloadRule;
+  secret?: true;
 }
 
-const dur = (minMs = 1, maxMs = 24 * 3_600_000): FieldKind => ({ kind: "duration", minMs, maxMs });
+/**
+ * One entry per property of T, named by the property (camelCase; durations end in Ms): a missing,
+ * extra or mistyped entry does not compile. A property that may not be unset needs a default or `required`.
+ */
+export type Fields<T> = {
+  [K in keyof T]-?: undefined extends T[K]
+    ? FieldSpec<Exclude<T[K], undefined>>
+    : FieldSpec<T[K]> & ({ default: () => T[K] } | { required: true });
+};
 
-export const SECTIONS: SectionSpec[] = [
-  {
+export interface SectionSpec<T> {
+  /** TOML table name. */
+  key: string;
+  fields: Fields<T>;
+  /** Sub-tables resolved elsewhere (e.g. [proxy.tls]), with their reload rule; not "unknown keys". */
+  nested?: Record<string, ReloadRule>;
+}
+
+const dur = (minMs = 1, maxMs = 24 * 3_600_000) => ({ kind: "duration", minMs, maxMs }) as const;
+
+/** The sections' properties that come from their table's own keys ([proxy.tls] is resolved in tls.ts). */
+export interface SectionTypes {
+  cluster: ClusterConfig;
+  proxy: Omit<ProxyConfig, "tls">;
+  health: HealthConfig;
+  admin: AdminConfig;
+}
+
+export const SCHEMA: { [S in keyof SectionTypes]: SectionSpec<SectionTypes[S]> } = {
+  cluster: {
     key: "cluster",
-    fields: [
-      { key: "node_name", prop: "nodeName", type: { kind: "string", nonEmpty: true }, default: () => hostname(), doc: "unique, stable name of this node (default: hostname)" },
-      { key: "listen_port", prop: "listenPort", type: { kind: "port", allowZero: true }, default: () => 7946, doc: "gossip port, UDP and TCP" },
-      { key: "bind_address", prop: "bindAddress", type: { kind: "ip" }, default: () => "0.0.0.0", doc: "address the gossip sockets bind to" },
-      { key: "advertise_address", prop: "advertiseAddress", type: { kind: "ip" }, doc: "address peers use to reach this node (default: first non-loopback interface)" },
-      { key: "shared_key", prop: "sharedKey", type: { kind: "string", nonEmpty: true }, doc: "passphrase or base64:<16|24|32 bytes>; encrypts and authenticates gossip" },
-      { key: "extra_keys", prop: "extraKeys", type: { kind: "strings" }, default: () => [], doc: "further keys accepted for decryption (key rotation)" },
-      { key: "peers", prop: "peers", type: { kind: "hostports" }, default: () => [], doc: "seed nodes, \"ip:port\" or \"host:port\"" },
-      { key: "probe_interval", prop: "probeIntervalMs", type: dur(10), default: () => 1000, doc: "failure-detector probe period" },
-      { key: "probe_timeout", prop: "probeTimeoutMs", type: dur(5), default: () => 500, doc: "time to wait for a direct probe's ack" },
-      { key: "gossip_interval", prop: "gossipIntervalMs", type: dur(5), default: () => 200, doc: "period of gossip to random peers" },
-      { key: "suspicion_mult", prop: "suspicionMult", type: { kind: "int", min: 1, max: 100 }, default: () => 4, doc: "suspicion timeout multiplier" },
-      { key: "pushpull_interval", prop: "pushPullIntervalMs", type: dur(100), default: () => 30_000, doc: "full state sync period" },
-      { key: "tls", prop: "tls", type: { kind: "bool" }, default: () => false, doc: "forward to peer nodes over HTTPS (their proxies must terminate TLS)" },
-      { key: "tls_ca", prop: "tlsCa", type: { kind: "string", nonEmpty: true }, doc: "CA file (PEM) to verify peers with when tls = true (default: system CAs)" },
-    ],
+    fields: {
+      nodeName: { key: "node_name", type: { kind: "string", nonEmpty: true }, default: () => hostname(), reload: "restart", doc: "unique, stable name of this node (default: hostname)" },
+      listenPort: { key: "listen_port", type: { kind: "port", allowZero: true }, default: () => 7946, reload: "restart", doc: "gossip port, UDP and TCP" },
+      bindAddress: { key: "bind_address", type: { kind: "ip" }, default: () => "0.0.0.0", reload: "restart", doc: "address the gossip sockets bind to" },
+      advertiseAddress: { key: "advertise_address", type: { kind: "ip" }, reload: "restart", doc: "address peers use to reach this node (default: first non-loopback interface)" },
+      sharedKey: { key: "shared_key", type: { kind: "string", nonEmpty: true }, reload: "keyring", secret: true, doc: "passphrase or base64:<16|24|32 bytes>; encrypts and authenticates gossip" },
+      extraKeys: { key: "extra_keys", type: { kind: "strings" }, default: () => [], reload: "keyring", secret: true, doc: "further keys accepted for decryption (key rotation)" },
+      peers: { key: "peers", type: { kind: "hostports" }, default: () => [], reload: "live", doc: "seed nodes, \"ip:port\" or \"host:port\"" },
+      probeIntervalMs: { key: "probe_interval", type: dur(10), default: () => 1000, reload: "restart", doc: "failure-detector probe period" },
+      probeTimeoutMs: { key: "probe_timeout", type: dur(5), default: () => 500, reload: "restart", doc: "time to wait for a direct probe's ack" },
+      gossipIntervalMs: { key: "gossip_interval", type: dur(5), default: () => 200, reload: "restart", doc: "period of gossip to random peers" },
+      suspicionMult: { key: "suspicion_mult", type: { kind: "int", min: 1, max: 100 }, default: () => 4, reload: "restart", doc: "suspicion timeout multiplier" },
+      pushPullIntervalMs: { key: "pushpull_interval", type: dur(100), default: () => 30_000, reload: "restart", doc: "full state sync period" },
+      tls: { key: "tls", type: { kind: "bool" }, default: () => false, reload: "restart", doc: "forward to peer nodes over HTTPS (their proxies must terminate TLS)" },
+      tlsCa: { key: "tls_ca", type: { kind: "string", nonEmpty: true }, reload: "restart", doc: "CA file (PEM) to verify peers with when tls = true (default: system CAs)" },
+    },
   },
-  {
+  proxy: {
     key: "proxy",
-    nested: ["tls"],
-    fields: [
-      { key: "listen_port", prop: "listenPort", type: { kind: "port", allowZero: true }, default: () => 8080, doc: "HTTP port for clients" },
-      { key: "bind_address", prop: "bindAddress", type: { kind: "ip" }, default: () => "0.0.0.0", doc: "address the proxy binds to" },
-      { key: "response_timeout", prop: "responseTimeoutMs", type: dur(1), default: () => 60_000, doc: "time to connect to a backend and get its response headers (then 504)" },
-      { key: "idle_timeout", prop: "idleTimeoutMs", type: dur(1000, 255_000), default: () => 60_000, doc: "idle client connections are closed after this" },
-      { key: "max_body_bytes", prop: "maxBodyBytes", type: { kind: "int", min: 0, max: Number.MAX_SAFE_INTEGER }, default: () => 0, doc: "largest request body accepted, 0 = unlimited (413 above)" },
-      { key: "drain_timeout", prop: "drainTimeoutMs", type: dur(0), default: () => 30_000, doc: "on shutdown, time given to in-flight requests" },
-      { key: "upstream_client", prop: "upstreamClient", type: { kind: "enum", values: ["pooled", "fetch"] }, default: () => "pooled", doc: "HTTP client to backends and plain-HTTP peers: pooled (ours, keep-alive pool) or fetch (Bun's)" },
-      { key: "workers", prop: "workers", type: { kind: "int", min: 0, max: 256 }, default: () => 0, doc: "proxy processes sharing the port (0 = one per core, 1 = the node's own process)" },
-    ],
+    nested: { tls: "restart" },
+    fields: {
+      listenPort: { key: "listen_port", type: { kind: "port", allowZero: true }, default: () => 8080, reload: "restart", doc: "HTTP port for clients" },
+      bindAddress: { key: "bind_address", type: { kind: "ip" }, default: () => "0.0.0.0", reload: "restart", doc: "address the proxy binds to" },
+      responseTimeoutMs: { key: "response_timeout", type: dur(1), default: () => 60_000, reload: "live", doc: "time to connect to a backend and get its response headers (then 504)" },
+      idleTimeoutMs: { key: "idle_timeout", type: dur(1000, 255_000), default: () => 60_000, reload: "restart", doc: "idle client connections are closed after this" },
+      maxBodyBytes: { key: "max_body_bytes", type: { kind: "int", min: 0, max: Number.MAX_SAFE_INTEGER }, default: () => 0, reload: "restart", doc: "largest request body accepted, 0 = unlimited (413 above)" },
+      drainTimeoutMs: { key: "drain_timeout", type: dur(0), default: () => 30_000, reload: "live", doc: "on shutdown, time given to in-flight requests" },
+      upstreamClient: { key: "upstream_client", type: { kind: "enum", values: ["pooled", "fetch"] }, default: () => "pooled", reload: "restart", doc: "HTTP client to backends and plain-HTTP peers: pooled (ours, keep-alive pool) or fetch (Bun's)" },
+      workers: { key: "workers", type: { kind: "int", min: 0, max: 256 }, default: () => 0, reload: "restart", doc: "proxy processes sharing the port (0 = one per core, 1 = the node's own process)" },
+    },
   },
-  {
+  health: {
     key: "health",
-    fields: [
-      { key: "interval", prop: "intervalMs", type: dur(10), default: () => 10_000, doc: "TCP health check period (jittered ±10%)" },
-      { key: "timeout", prop: "timeoutMs", type: dur(1), default: () => 1000, doc: "TCP connect timeout of a check" },
-      { key: "rise", prop: "rise", type: { kind: "int", min: 1, max: 100 }, default: () => 2, doc: "passes to mark a down backend up" },
-      { key: "fall", prop: "fall", type: { kind: "int", min: 1, max: 100 }, default: () => 3, doc: "failures to mark an up backend down" },
-    ],
+    fields: {
+      intervalMs: { key: "interval", type: dur(10), default: () => 10_000, reload: "live", doc: "TCP health check period (jittered ±10%)" },
+      timeoutMs: { key: "timeout", type: dur(1), default: () => 1000, reload: "live", doc: "TCP connect timeout of a check" },
+      rise: { key: "rise", type: { kind: "int", min: 1, max: 100 }, default: () => 2, reload: "live", doc: "passes to mark a down backend up" },
+      fall: { key: "fall", type: { kind: "int", min: 1, max: 100 }, default: () => 3, reload: "live", doc: "failures to mark an up backend down" },
+    },
   },
-  {
+  admin: {
     key: "admin",
-    fields: [
-      { key: "listen_port", prop: "listenPort", type: { kind: "port", allowZero: true }, default: () => 9901, doc: "admin API port (/health, /status, /metrics)" },
-      { key: "bind_address", prop: "bindAddress", type: { kind: "ip" }, default: () => "127.0.0.1", doc: "admin API address; loopback unless you mean it" },
-      { key: "allow", prop: "allow", type: { kind: "cidrs" }, default: () => ["127.0.0.0/8", "::1/128"], doc: "source ranges (CIDR) allowed to use the admin API; others get 403" },
-    ],
+    fields: {
+      listenPort: { key: "listen_port", type: { kind: "port", allowZero: true }, default: () => 9901, reload: "restart", doc: "admin API port (/health, /status, /metrics)" },
+      bindAddress: { key: "bind_address", type: { kind: "ip" }, default: () => "127.0.0.1", reload: "restart", doc: "admin API address; loopback unless you mean it" },
+      allow: { key: "allow", type: { kind: "cidrs" }, default: () => ["127.0.0.0/8", "::1/128"], reload: "restart", doc: "source ranges (CIDR) allowed to use the admin API; others get 403" },
+    },
   },
-];
+};
 
-export const BACKEND_FIELDS: FieldSpec[] = [
-  { key: "address", prop: "address", type: { kind: "string", nonEmpty: true }, doc: "\"host:port\" of a local backend" },
-];
+/** What a [[backends]] table holds; host and port are derived from the address. */
+export type BackendEntry = Pick<BackendConfig, "address">;
+
+export const BACKENDS: { key: "backends"; reload: ReloadRule; fields: Fields<BackendEntry> } = {
+  key: "backends",
+  // Added backends are checked before they get traffic; removed ones finish their requests.
+  reload: "live",
+  fields: {
+    address: { key: "address", type: { kind: "string", nonEmpty: true }, required: true, reload: "live", doc: "\"host:port\" of a local backend" },
+  },
+};
+
+/**
+ * Calls `fn` once per section with its spec and how to read that section from a Config: a loop over
+ * the sections that stays typed (a plain loop would mix the sections' types).
+ */
+export function eachSection(fn: <T>(spec: SectionSpec<T>, of: (c: Config) => T) => void): void {
+  fn(SCHEMA.cluster, (c) => c.cluster);
+  fn(SCHEMA.proxy, (c) => c.proxy);
+  fn(SCHEMA.health, (c) => c.health);
+  fn(SCHEMA.admin, (c) => c.admin);
+}
+
+/** Object.keys with the keys typed: the Fields<T> tables have exactly T's keys. */
+export function propsOf<T extends object>(o: T): (keyof T & string)[] {
+  return Object.keys(o) as (keyof T & string)[];
+}
 
 export interface ClusterConfig {
   nodeName: string;

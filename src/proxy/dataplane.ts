@@ -1,6 +1,7 @@
 // What the control plane needs from the request path, whether it runs in this process
 // (ProxyServer) or in worker processes sharing the port (WorkerPool).
 
+import type { WorkerStatus } from "../admin/status.ts";
 import type { ProxyConfig } from "../config/schema.ts";
 import type { RoutingSnapshot } from "../routing/snapshot.ts";
 
@@ -18,6 +19,11 @@ export interface DataPlane {
   publish(snapshot: RoutingSnapshot): void;
   /** Live settings from a reloaded config. */
   setConfig(cfg: ProxyConfig): void;
+  /**
+   * Its worker processes (pid, restarts, requests in flight), for /status and the start log. Absent
+   * when it serves in the node's own process: there is nothing more to say about that one.
+   */
+  workers?(): WorkerStatus[];
   /** Stops accepting, drains in-flight requests up to `drainMs`, then closes. */
   stop(drainMs: number): Promise<void>;
 }

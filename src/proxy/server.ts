@@ -6,6 +6,7 @@ import type { Server } from "bun";
 import type { ProxyConfig } from "../config/schema.ts";
 import type { RoutingSnapshot } from "../routing/snapshot.ts";
 import type { DataPlane } from "./dataplane.ts";
+import { idleTimeoutSeconds } from "../netutil.ts";
 import type { Logger } from "../log.ts";
 import type { Router } from "../routing/router.ts";
 import type { TimingWheel } from "../timer/wheel.ts";
@@ -129,7 +130,7 @@ export class ProxyServer implements DataPlane {
       hostname: cfg.bindAddress,
       port: cfg.listenPort,
       reusePort: this.d.reusePort ?? false,
-      idleTimeout: Math.min(255, Math.ceil(cfg.idleTimeoutMs / 1000)),
+      idleTimeout: idleTimeoutSeconds(cfg.idleTimeoutMs),
       // 0 = unlimited: Bun's own default would cut uploads at 128 MiB.
       maxRequestBodySize: cfg.maxBodyBytes > 0 ? cfg.maxBodyBytes : Number.MAX_SAFE_INTEGER,
       development: false,

@@ -8,6 +8,7 @@
 
 import type { Server } from "bun";
 import type { Timeout, TimingWheel } from "../timer/wheel.ts";
+import { idleTimeoutSeconds } from "../netutil.ts";
 
 /** Responses at least this large (or of unknown length) get a watched body. */
 export const WATCH_RESPONSES_FROM = 1024 * 1024;
@@ -129,7 +130,7 @@ export class RequestBody {
     if (this.done) return;
     this.stalled = true;
     void this.reader?.cancel().catch(() => {});
-    this.server.timeout(this.req, Math.min(255, Math.ceil(this.idleMs / 1000)));
+    this.server.timeout(this.req, idleTimeoutSeconds(this.idleMs));
     this.onStall?.();
   };
 
@@ -137,7 +138,7 @@ export class RequestBody {
     this.done = true;
     this.timer?.cancel();
     this.timer = null;
-    if (this.watched) this.server.timeout(this.req, Math.min(255, Math.ceil(this.idleMs / 1000)));
+    if (this.watched) this.server.timeout(this.req, idleTimeoutSeconds(this.idleMs));
     const cb = this.onDone;
     this.onDone = null;
     cb?.();
@@ -158,7 +159,7 @@ export class RequestBody {
     this.keep = false;
     this.current++;
     this.chunks = [];
-    if (this.watched && !this.done) this.server.timeout(this.req, Math.min(255, Math.ceil(this.idleMs / 1000)));
+    if (this.watched && !this.done) this.server.timeout(this.req, idleTimeoutSeconds(this.idleMs));
   }
 }
 
@@ -167,7 +168,7 @@ export class RequestBody {
  * (closing the connection) when the client has not taken a chunk for idle_timeout.
  */
 export function watchDownload(body: ReadableStream<Uint8Array>, server: Server<unknown>, req: Request, idleMs: number, wheel: TimingWheel): ReadableStream<Uint8Array> {
-  const idleS = Math.min(255, Math.ceil(idleMs / 1000));
+  const idleS = idleTimeoutSeconds(idleMs);
   const reader = body.getReader() as unknown as ChunkReader;
   let timer: Timeout | null = null;
   let finished = false;

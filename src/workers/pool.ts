@@ -3,6 +3,7 @@
 // summed into the primary's metrics. A worker that dies is restarted (with backoff).
 
 import type { Subprocess } from "bun";
+import type { WorkerStatus } from "../admin/status.ts";
 import type { ProxyConfig } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { DataPlane } from "../proxy/dataplane.ts";
@@ -62,12 +63,8 @@ export class WorkerPool implements DataPlane {
     return this.slots.reduce((a, s) => a + s.websockets, 0);
   }
 
-  get size(): number {
-    return this.slots.length;
-  }
-
-  /** For /status: each worker's pid (null while restarting), restarts and requests in flight. */
-  describe(): { id: number; pid: number | null; restarts: number; in_flight: number }[] {
+  /** Each worker's pid (null while restarting), restarts and requests in flight. */
+  workers(): WorkerStatus[] {
     return this.slots.map((s) => ({ id: s.id, pid: s.proc?.pid ?? null, restarts: s.restarts, in_flight: s.inFlight }));
   }
 

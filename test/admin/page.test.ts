@@ -2,9 +2,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
-import { startNode, until } from "../helpers/node.ts";
+import { startNode, startTwoBackendsOneNode, type TestNode, type TwoBackendsOneNode, until } from "../helpers/node.ts";
 
-type TestNode = Awaited<ReturnType<typeof startNode>>;
 
 interface Snapshot {
   t: number;
@@ -49,20 +48,18 @@ function sseReader(res: Response) {
   };
 }
 
+let setup: TwoBackendsOneNode | undefined;
 let a: BackendHandle;
 let b: BackendHandle;
 let node: TestNode;
 
 beforeAll(async () => {
-  a = startBackend({ name: "a" });
-  b = startBackend({ name: "b" });
-  node = await startNode({ backends: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`], name: "page-node" });
+  setup = await startTwoBackendsOneNode({ name: "page-node" });
+  ({ a, b, node } = setup);
 });
 
 afterAll(async () => {
-  await node?.stop(100);
-  await a?.stop();
-  await b?.stop();
+  await setup?.stop(100);
 });
 
 describe("GET /", () => {

@@ -3,17 +3,7 @@
 // as a handshake needs both directions). h4's direct pings of h2 and h2's of h4 go unanswered, so the
 // failure detector must rely on indirect probes through the other three: neither is declared dead.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  allMetrics,
-  gossipDelta,
-  LOG_DECLARED_DEAD,
-  type LoopbackCluster,
-  loopbackHosts,
-  MembershipWatch,
-  startLoad,
-  startLoopbackCluster,
-  summary,
-} from "./netfaults/cluster.ts";
+import { faultUnderLoad, type LoopbackCluster, loopbackHosts, report, startLoopbackCluster } from "./netfaults/cluster.ts";
 
 const FAULT_S = 15;
 const RATE = 40;
@@ -34,38 +24,37 @@ describe("asymmetric gossip loss", () => {
     "h2 cannot receive from h4: indirect probes keep both alive, no request fails",
     async () => {
       const [h2, h4] = [c.nodes[1]!, c.nodes[3]!];
-      const before = await allMetrics(c.nodes);
-      const since = Date.now();
-      const watch = new MembershipWatch(c.nodes, 100);
       // The same one-way link seen from both ends (on loopback outbound TCP leaves from 127.0.0.1, so
       // h2 alone could not tell h4's connections apart).
-      h2.setFaults({ dropFrom: [h4.host.ip] });
-      h4.setFaults({ dropTo: [h2.host.ip] });
-      const load = await startLoad(
-        c.nodes.map((n) => n.url),
-        { rate: RATE, durationMs: FAULT_S * 1000 },
-      ).done;
-      h2.setFaults({});
-      h4.setFaults({});
-      const recoveryMs = await c.converged(15_000);
-      await watch.stop();
-      const g = gossipDelta(before, await allMetrics(c.nodes));
-      const deaths = c.nodes.flatMap((n) => n.logs(LOG_DECLARED_DEAD));
-      summary({
-        scenario: "asymmetric loss",
-        load: `${RATE} req/s over 5 entry nodes for ${FAULT_S} s`,
-        faults: "h2 receives nothing from h4 (UDP dropped, TCP both ways fails)",
-        sent: load.sent,
-        failed: load.failed,
-        false_deaths: deaths.length,
-        dead_seen: watch.count("dead", since),
-        suspect_seen: watch.count("suspect", since),
-        suspicions: `${g.suspicionsRaised}/${g.refutations}`,
-        indirect_pings: g.indirectPings,
-        pushpull_failed: g.pushPullsFailed,
-        recovery_ms: Math.round(recoveryMs),
+      const { since, load, watch, gossip: g, recoveryMs, deathLines: deaths } = await faultUnderLoad(c, {
+        rate: RATE,
+        durationMs: FAULT_S * 1000,
+        inject: () => {
+          h2.setFaults({ dropFrom: [h4.host.ip] });
+          h4.setFaults({ dropTo: [h2.host.ip] });
+        },
+        heal: () => {
+          h2.setFaults({});
+          h4.setFaults({});
+        },
       });
-      if (load.errors.length > 0) console.log(load.errors.join("\n"));
+      report(
+        {
+          scenario: "asymmetric loss",
+          load: `${RATE} req/s over 5 entry nodes for ${FAULT_S} s`,
+          faults: "h2 receives nothing from h4 (UDP dropped, TCP both ways fails)",
+          sent: load.sent,
+          failed: load.failed,
+          false_deaths: deaths.length,
+          dead_seen: watch.count("dead", since),
+          suspect_seen: watch.count("suspect", since),
+          suspicions: `${g.suspicionsRaised}/${g.refutations}`,
+          indirect_pings: g.indirectPings,
+          pushpull_failed: g.pushPullsFailed,
+          recovery_ms: Math.round(recoveryMs),
+        },
+        load,
+      );
       // h4 → h2 and h2 → h4 probes needed help: at least one indirect ping per probe of each other
       // (each node probes one of 4 peers every 200 ms: dozens in 15 s).
       expect(g.indirectPings).toBeGreaterThanOrEqual(10);

@@ -28,15 +28,7 @@ export function quietLogger(): Logger {
   return l;
 }
 
-/** Polls `cond` every 10 ms; rejects with `what` after `timeoutMs`. */
-export async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    if (cond()) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await Bun.sleep(10);
-  }
-}
+export { waitFor } from "../helpers/wait.ts";
 
 /** Fast timings for loopback clusters (the shape of memberlist's LAN config, scaled down). */
 export const FAST = {

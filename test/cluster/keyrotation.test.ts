@@ -45,12 +45,12 @@ test("shared_key rotation with extra_keys, node by node, keeps one cluster; the 
   await until(() => nodes.every((n) => n.cluster!.members().filter((m) => m.state === "alive").length === 3), 10_000);
 
   // 1. Every node learns the new key (still encrypting with the old one).
-  for (const n of nodes) expect((await n.reload(withKeys(n, OLD, [NEW]))).applied).toContain("cluster.extraKeys");
+  for (const n of nodes) expect((await n.reload(withKeys(n, OLD, [NEW]))).applied).toContain("cluster.extra_keys");
   await wholeFor(800);
   // 2. Node by node, the new key becomes primary; the old one still decrypts.
   for (const n of nodes) {
     const r = await n.reload(withKeys(n, NEW, [OLD]));
-    expect(r.applied).toContain("cluster.sharedKey");
+    expect(r.applied).toContain("cluster.shared_key");
     expect(r.restartNeeded).toEqual([]);
     await wholeFor(800);
   }

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { NetTransport } from "../../src/cluster/nettransport.ts";
 import { type Endpoint, type Stream, StreamError } from "../../src/cluster/transport.ts";
 import { quietLogger } from "./helpers.ts";
+import { until as untilHolds } from "../helpers/wait.ts";
 
 const open: NetTransport[] = [];
 afterEach(async () => {
@@ -15,13 +16,7 @@ async function transport(onPacket: (b: Uint8Array, f: Endpoint) => void = () => 
   return t;
 }
 
-function until(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = () => (cond() ? resolve() : Date.now() > end ? reject(new Error("timed out")) : setTimeout(tick, 5));
-    tick();
-  });
-}
+const until = (cond: () => boolean, ms = 2000) => untilHolds(cond, ms, 5);
 
 describe("NetTransport", () => {
   test("port 0 binds UDP and TCP on the same free port", async () => {

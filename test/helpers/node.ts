@@ -2,6 +2,7 @@
 import { type Config, parseConfig } from "../../src/config/index.ts";
 import { configureLogging } from "../../src/log.ts";
 import { ClusterClubNode, type NodeOptions } from "../../src/node.ts";
+import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
 
 configureLogging({ level: (process.env.CC_TEST_LOG as "debug" | undefined) ?? "error" });
 
@@ -55,6 +56,34 @@ ${o.backends.map((b) => `[[backends]]\naddress = "${b}"`).join("\n")}
   return node;
 }
 
+export type TestNode = Awaited<ReturnType<typeof startNode>>;
+
+export interface TwoBackendsOneNode {
+  /** Backends named "a" and "b" (their `x-backend` header), in that order in the config. */
+  a: BackendHandle;
+  b: BackendHandle;
+  node: TestNode;
+  /** Stops the node (drain `drainMs`, default 0), then both backends (stopping one twice is fine). */
+  stop(drainMs?: number): Promise<void>;
+}
+
+/** The most common setup: two local backends "a" and "b" behind one in-process node. */
+export async function startTwoBackendsOneNode(o: Omit<TestNodeOptions, "backends"> = {}): Promise<TwoBackendsOneNode> {
+  const a = startBackend({ name: "a" });
+  const b = startBackend({ name: "b" });
+  const node = await startNode({ ...o, backends: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`] });
+  return {
+    a,
+    b,
+    node,
+    async stop(drainMs = 0) {
+      await node.stop(drainMs);
+      await a.stop();
+      await b.stop();
+    },
+  };
+}
+
 /** A loopback port nothing listens on right now (bound then released): for a dead backend, or to bind next. */
 export function freePort(): number {
   const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
@@ -65,11 +94,4 @@ export function freePort(): number {
 
 export const deadPort = freePort;
 
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 5000, stepMs = 20): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (performance.now() < end) {
-    if (await cond()) return;
-    await Bun.sleep(stepMs);
-  }
-  throw new Error(`condition not met within ${timeoutMs}ms`);
-}
+export { until } from "./wait.ts";

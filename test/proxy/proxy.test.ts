@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { gzipSync } from "node:zlib";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
-import { deadPort, startNode, until } from "../helpers/node.ts";
+import { deadPort, startNode, startTwoBackendsOneNode, type TwoBackendsOneNode, until } from "../helpers/node.ts";
 import { UNRESOLVABLE_HOST } from "../helpers/dns.ts";
 
 type Node = Awaited<ReturnType<typeof startNode>>;
@@ -22,20 +22,16 @@ function rawRequest(port: number, data: string): Promise<string> {
 }
 
 describe("proxy over two healthy backends", () => {
+  let setup: TwoBackendsOneNode;
   let a: BackendHandle;
   let b: BackendHandle;
   let node: Node;
 
   beforeAll(async () => {
-    a = startBackend({ name: "a" });
-    b = startBackend({ name: "b" });
-    node = await startNode({ backends: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`] });
+    setup = await startTwoBackendsOneNode();
+    ({ a, b, node } = setup);
   });
-  afterAll(async () => {
-    await node.stop(0);
-    await a.stop();
-    await b.stop();
-  });
+  afterAll(() => setup.stop());
 
   test("round-robin alternates between backends", async () => {
     const seen: string[] = [];
@@ -222,10 +218,9 @@ describe("failover and health", () => {
   });
 
   test("a refused backend is marked down at once and the request retried elsewhere, even a POST", async () => {
-    const a = startBackend({ name: "a" });
-    const b = startBackend({ name: "b" });
     // Slow checks: only passive health can notice within this test.
-    const node = await startNode({ backends: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`], health: "" });
+    const setup = await startTwoBackendsOneNode({ health: "" });
+    const { a, node } = setup;
     try {
       await a.stop();
       for (let i = 0; i < 4; i++) {
@@ -236,15 +231,13 @@ describe("failover and health", () => {
       const s = (await (await fetch(`${node.adminUrl}/status`)).json()) as { backends: { address: string; healthy: boolean }[] };
       expect(s.backends.find((x) => x.address === `127.0.0.1:${a.port}`)!.healthy).toBe(false);
     } finally {
-      await node.stop(0);
-      await b.stop();
+      await setup.stop();
     }
   });
 
   test("regression: a streamed (chunked) upload is replayed to the next backend after a connect failure", async () => {
-    const a = startBackend({ name: "a" });
-    const b = startBackend({ name: "b" });
-    const node = await startNode({ backends: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`], health: 'interval = "30s"' });
+    const setup = await startTwoBackendsOneNode({ health: 'interval = "30s"' });
+    const { a, node } = setup;
     try {
       await a.stop();
       for (let i = 0; i < 4; i++) {
@@ -261,8 +254,7 @@ describe("failover and health", () => {
         expect(await r.text()).toBe(`part one of ${i};part two;part three`);
       }
     } finally {
-      await node.stop(0);
-      await b.stop();
+      await setup.stop();
     }
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
-import { FAST_GOSSIP, deadPort, startNode, until } from "../helpers/node.ts";
+import { FAST_GOSSIP, deadPort, startNode, startTwoBackendsOneNode, type TwoBackendsOneNode, until } from "../helpers/node.ts";
 
 type Node = Awaited<ReturnType<typeof startNode>>;
 
@@ -28,22 +28,18 @@ function client(url: string, protocols?: string[]) {
 }
 
 describe("WebSocket proxying", () => {
+  let setup: TwoBackendsOneNode;
   let a: BackendHandle;
   let b: BackendHandle;
   let node: Node;
   let wsUrl: string;
 
   beforeAll(async () => {
-    a = startBackend({ name: "a" });
-    b = startBackend({ name: "b" });
-    node = await startNode({ backends: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`] });
+    setup = await startTwoBackendsOneNode();
+    ({ a, b, node } = setup);
     wsUrl = node.url.replace("http:", "ws:") + "/ws";
   });
-  afterAll(async () => {
-    await node.stop(0);
-    await a.stop();
-    await b.stop();
-  });
+  afterAll(() => setup.stop());
 
   test("text and binary messages flow both ways; the subprotocol is negotiated with the backend", async () => {
     const c = client(wsUrl, ["chat.v2", "chat.v1"]);

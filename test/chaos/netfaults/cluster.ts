@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { FaultSpec } from "../../helpers/faults.ts";
+import { LAB_PORTS, labNodeToml } from "../../helpers/labnode.ts";
 import { until } from "../../helpers/node.ts";
 import type { LoadOutcome } from "./loadgen.ts";
 
@@ -17,13 +18,10 @@ export const ROOT = join(import.meta.dir, "../../..");
 export const FAULTY_NODE = join(ROOT, "test/helpers/faultynode.ts");
 export const BACKENDS = join(import.meta.dir, "backends.ts");
 export const LOADGEN = join(import.meta.dir, "loadgen.ts");
-export const GOSSIP_PORT = 7946;
-export const PROXY_PORT = 8080;
-export const ADMIN_PORT = 9901;
+export const { gossip: GOSSIP_PORT, proxy: PROXY_PORT, admin: ADMIN_PORT } = LAB_PORTS;
 export const BACKEND_PORT = 3001;
 
-/** Fast gossip (as in the multi-host test): probes every 200 ms, push/pull every 2 s. */
-export const FAST_TIMINGS = { probe_interval: "200ms", probe_timeout: "80ms", gossip_interval: "30ms", pushpull_interval: "2s" };
+export { FAST_TIMINGS } from "../../helpers/labnode.ts";
 
 export interface HostSpec {
   name: string;
@@ -36,12 +34,6 @@ export interface NodeConfig {
   cluster?: Record<string, string | number>;
   health?: Record<string, string | number>;
   proxy?: Record<string, string | number>;
-}
-
-function tomlValues(o: Record<string, string | number> | undefined): string {
-  return Object.entries(o ?? {})
-    .map(([k, v]) => `${k} = ${typeof v === "number" ? v : JSON.stringify(v)}`)
-    .join("\n");
 }
 
 export interface MemberView {
@@ -154,31 +146,18 @@ export class Workdir {
   /** The node config for one host: fixed ports on its own address (the proxy on `proxyBind`), these seeds. */
   nodeConfig(host: HostSpec, seeds: string[], cfg: NodeConfig, backendHost: string, proxyBind: string): string {
     const path = join(this.dir, `${host.name}.toml`);
-    writeFileSync(
-      path,
-      `[cluster]
-node_name = "node-${host.name}"
-listen_port = ${GOSSIP_PORT}
-bind_address = "${host.ip}"
-advertise_address = "${host.ip}"
-shared_key = "netfaults"
-peers = ${JSON.stringify(seeds)}
-${tomlValues({ ...FAST_TIMINGS, ...cfg.cluster })}
-[proxy]
-listen_port = ${PROXY_PORT}
-bind_address = "${proxyBind}"
-workers = 1
-drain_timeout = "1s"
-${tomlValues(cfg.proxy)}
-[admin]
-listen_port = ${ADMIN_PORT}
-bind_address = "${host.ip}"
-allow = ["127.0.0.0/8", "198.18.0.0/15"]
-[health]
-${tomlValues({ interval: "500ms", timeout: "200ms", rise: 1, fall: 1, ...cfg.health })}
-${host.backends.map((b, k) => `[[backends]]\naddress = "${backendHost}:${BACKEND_PORT + k}"`).join("\n")}
-`,
-    );
+    const toml = labNodeToml({
+      name: host.name,
+      ip: host.ip,
+      sharedKey: "netfaults",
+      peers: seeds,
+      backends: host.backends.map((_, k) => `${backendHost}:${BACKEND_PORT + k}`),
+      adminAllow: ["127.0.0.0/8", "198.18.0.0/15"],
+      cluster: cfg.cluster,
+      proxy: { bind_address: proxyBind, workers: 1, drain_timeout: "1s", ...cfg.proxy },
+      health: cfg.health,
+    });
+    writeFileSync(path, toml);
     return path;
   }
 
@@ -418,4 +397,56 @@ export function loopbackHosts(scenario: number, backends: number[]): HostSpec[] 
     ip: `127.${RUN_OCTET}.${scenario}.${11 + i}`,
     backends: Array.from({ length: n }, (_, k) => `h${i + 1}-b${k + 1}`),
   }));
+}
+
+export interface FaultWindow {
+  /** Paced load over every node's proxy while the fault lasts. */
+  rate: number;
+  durationMs: number;
+  /** Turns the fault on (just before the load starts) and off (once it has ended). */
+  inject(): void;
+  heal(): void;
+  /** How long the cluster may take to show everyone alive again afterwards. */
+  recoverWithinMs?: number;
+}
+
+export interface FaultOutcome {
+  /** Wall clock when the fault went on: count membership events from here. */
+  since: number;
+  load: LoadOutcome;
+  /** Member states every node showed, polled every 100 ms during the run. */
+  watch: MembershipWatch;
+  gossip: ReturnType<typeof gossipDelta>;
+  recoveryMs: number;
+  /** "Declared dead" log lines: every one so far, and how many were written during this run. */
+  deathLines: LogLine[];
+  newDeaths: number;
+}
+
+/**
+ * The network scenarios' common run: measure → fault on → load → fault off → wait until converged →
+ * measure again. The test then prints report() and asserts on the outcome.
+ */
+export async function faultUnderLoad(c: LoopbackCluster, w: FaultWindow): Promise<FaultOutcome> {
+  const deathsBefore = c.nodes.reduce((a, n) => a + n.logs(LOG_DECLARED_DEAD).length, 0);
+  const before = await allMetrics(c.nodes);
+  const since = Date.now();
+  const watch = new MembershipWatch(c.nodes, 100);
+  w.inject();
+  const load = await startLoad(
+    c.nodes.map((n) => n.url),
+    { rate: w.rate, durationMs: w.durationMs },
+  ).done;
+  w.heal();
+  const recoveryMs = await c.converged(w.recoverWithinMs ?? 15_000);
+  await watch.stop();
+  const gossip = gossipDelta(before, await allMetrics(c.nodes));
+  const deathLines = c.nodes.flatMap((n) => n.logs(LOG_DECLARED_DEAD));
+  return { since, load, watch, gossip, recoveryMs, deathLines, newDeaths: deathLines.length - deathsBefore };
+}
+
+/** The scenario's summary line, then the errors of any failed request. */
+export function report(fig: Parameters<typeof summary>[0], load: LoadOutcome): void {
+  summary(fig);
+  if (load.errors.length > 0) console.log(load.errors.join("\n"));
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LAB_PORTS, labNodeToml } from "../../helpers/labnode.ts";
 import { until } from "../../helpers/node.ts";
 import { type Host, Lab, labAvailable } from "./lab.ts";
 import { requirePrerequisite } from "../../helpers/prereq.ts";
@@ -12,9 +13,7 @@ const ROOT = join(import.meta.dir, "../../..");
 const MAIN = join(ROOT, "src/main.ts");
 const BACKEND = join(ROOT, "test/fixtures/backend.ts");
 const LOADGEN = join(import.meta.dir, "loadgen.ts");
-const PROXY_PORT = 8080;
-const ADMIN_PORT = 9901;
-const GOSSIP_PORT = 7946;
+const { proxy: PROXY_PORT, admin: ADMIN_PORT, gossip: GOSSIP_PORT } = LAB_PORTS;
 const COUNTS = [1, 2, 3];
 const HEALTH_INTERVAL_MS = 500;
 
@@ -50,32 +49,17 @@ describe.skipIf(noLab)("multi-host cluster (network namespaces)", () => {
     const peers = i === 0 ? [] : [`${lab.hosts[0]!.ip}:${GOSSIP_PORT}`];
     writeFileSync(
       path,
-      `[cluster]
-node_name = "node-${host.name}"
-listen_port = ${GOSSIP_PORT}
-bind_address = "${host.ip}"
-advertise_address = "${host.ip}"
-shared_key = "multi-host-test"
-peers = ${JSON.stringify(peers)}
-probe_interval = "200ms"
-probe_timeout = "80ms"
-gossip_interval = "30ms"
-pushpull_interval = "2s"
-[proxy]
-listen_port = ${PROXY_PORT}
-drain_timeout = "5s"
-[admin]
-listen_port = ${ADMIN_PORT}
-bind_address = "${host.ip}"
-# The test reads every node's admin API from the lab's controller address.
-allow = ["${lab.controllerIp}/32"]
-[health]
-interval = "${HEALTH_INTERVAL_MS}ms"
-timeout = "200ms"
-rise = 1
-fall = 1
-${Array.from({ length: COUNTS[i]! }, (_, k) => `[[backends]]\naddress = "127.0.0.1:${3001 + k}"`).join("\n")}
-`,
+      labNodeToml({
+        name: host.name,
+        ip: host.ip,
+        sharedKey: "multi-host-test",
+        peers,
+        backends: Array.from({ length: COUNTS[i]! }, (_, k) => `127.0.0.1:${3001 + k}`),
+        // The test reads every node's admin API from the lab's controller address.
+        adminAllow: [`${lab.controllerIp}/32`],
+        proxy: { drain_timeout: "5s" },
+        health: { interval: `${HEALTH_INTERVAL_MS}ms` },
+      }),
     );
     return path;
   }

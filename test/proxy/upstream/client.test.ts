@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import type { Server, Socket, TCPSocketListener } from "bun";
 import { UpstreamClient, UpstreamError, type UpstreamTarget } from "../../../src/proxy/upstream/client.ts";
+import { until as untilHolds } from "../../helpers/wait.ts";
 
 // ---- helpers ----
 
@@ -59,13 +60,7 @@ function rawServer(onRequest: (s: Socket<RawConn>, head: string, c: RawConn) => 
   };
 }
 
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await Bun.sleep(5);
-  }
-}
+const until = (cond: () => boolean, ms = 3000) => untilHolds(cond, ms, 5);
 
 async function rejection(p: Promise<unknown>): Promise<UpstreamError> {
   try {
