@@ -6,6 +6,7 @@ import type { AttemptSignal, UpstreamRequest } from "./forward.ts";
 import { prepareRequestHeaders } from "./headers.ts";
 import type { ClientHead, ForwardingInfo } from "./request-head.ts";
 import type { Selection } from "./selection.ts";
+import type { TargetStats } from "./stats.ts";
 import type { RequestBody } from "./transfer.ts";
 import type { OutgoingFields, UpstreamTarget } from "./upstream/client.ts";
 
@@ -20,6 +21,11 @@ export class ProxyContext implements UpstreamRequest {
   attempts = 0;
   /** Whether any attempt may have reached an upstream (otherwise nothing was served anywhere). */
   sent = false;
+  /** The body could not be given to another attempt (its start was not kept). */
+  bodyLost = false;
+  /** The current attempt's counters and start time. */
+  targetStats: TargetStats | null = null;
+  t0 = 0;
   /** The upstream's fields, serialised once for the pooled client. */
   readonly fields: OutgoingFields;
   private headersPrepared = false;
@@ -50,11 +56,6 @@ export class ProxyContext implements UpstreamRequest {
       prepareRequestHeaders(h, this.info);
     }
     return h;
-  }
-
-  /** The source address is a member's: its forwarding and internal headers are kept. */
-  get trusted(): boolean {
-    return this.info.trusted;
   }
 
   get target(): UpstreamTarget {

@@ -2,7 +2,7 @@
 // fetch with a cap on calls in flight), and the abort wiring one request's attempts share. Failures
 // come back classified so the server can decide what is safe next.
 
-import type { Timeout, TimingWheel } from "../timer/wheel.ts";
+import type { DeadlineList, Expiring } from "./deadlines.ts";
 import type { RequestBody } from "./transfer.ts";
 import { stripHopByHop } from "./headers.ts";
 import { type OutgoingFields, type UpstreamClient, UpstreamError, type UpstreamSignal, type UpstreamTarget } from "./upstream/client.ts";
@@ -66,20 +66,21 @@ const ABORT_EVENT = new Event("abort");
 /**
  * The abort side of one request's attempts. It listens on the client's signal once per request and
  * stands in for an AbortSignal towards the upstream, firing when the client goes away or when the
- * current attempt's response timeout runs out, so no AbortController is made per attempt.
+ * current attempt's response timeout runs out, so no AbortController is made per attempt. It is its
+ * own entry in the response-timeout list.
  */
-export class AttemptSignal implements UpstreamSignal, EventListenerObject {
+export class AttemptSignal implements UpstreamSignal, EventListenerObject, Expiring {
   /** The current attempt was aborted (client gone, or timed out). */
   aborted = false;
   timedOut = false;
   private listener: EventListenerObject | null = null;
-  private timer: Timeout | null = null;
   private upload: RequestBody | null = null;
+  deadlineAt = 0;
+  deadlinePrev: Expiring | null = null;
+  deadlineNext: Expiring | null = null;
+  deadlineList: DeadlineList | null = null;
 
-  constructor(
-    private readonly client: AbortSignal,
-    private readonly wheel: TimingWheel,
-  ) {
+  constructor(private readonly client: AbortSignal) {
     client.addEventListener("abort", this);
   }
 
@@ -90,31 +91,35 @@ export class AttemptSignal implements UpstreamSignal, EventListenerObject {
   /**
    * Arms the next attempt: like nginx's proxy_read_timeout, the wait for response headers starts once
    * the request is sent, so with a body still arriving it starts when the body is complete.
+   * `now` is performance.now().
    */
-  begin(timeoutMs: number, upload: RequestBody | null): void {
+  begin(timeouts: DeadlineList, now: number, upload: RequestBody | null): void {
     this.aborted = this.client.aborted;
     this.timedOut = false;
     if (upload !== null && !upload.done) {
       this.upload = upload;
-      upload.onDone = () => {
-        this.timer = this.wheel.schedule(timeoutMs, this.fire);
-      };
+      upload.onDone = () => timeouts.add(this, performance.now());
       upload.onStall = () => this.abort();
     } else {
-      this.timer = this.wheel.schedule(timeoutMs, this.fire);
+      timeouts.add(this, now);
     }
   }
 
   /** The attempt has its answer (or failed): the response timeout no longer applies. */
   end(): void {
-    this.timer?.cancel();
-    this.timer = null;
+    this.deadlineList?.remove(this);
     const u = this.upload;
     if (u !== null) {
       u.onDone = null;
       u.onStall = null;
       this.upload = null;
     }
+  }
+
+  /** The response timeout ran out. */
+  expire(): void {
+    this.timedOut = true;
+    this.abort();
   }
 
   /** How a rejected attempt failed, from what this signal saw and the error. */
@@ -139,12 +144,6 @@ export class AttemptSignal implements UpstreamSignal, EventListenerObject {
   handleEvent(): void {
     this.abort();
   }
-
-  private readonly fire = (): void => {
-    this.timer = null;
-    this.timedOut = true;
-    this.abort();
-  };
 
   private abort(): void {
     this.aborted = true;

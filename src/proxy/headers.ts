@@ -8,7 +8,7 @@ import { connectionListed, isHopByHop } from "./upstream/hopbyhop.ts";
 export const NO_BACKEND_HEADER = "x-clusterclub-no-backend";
 
 /** Fields only ClusterClub nodes set (this prefix); never accepted from clients nor shown to them. */
-const INTERNAL_PREFIX = "x-clusterclub-";
+export const INTERNAL_PREFIX = "x-clusterclub-";
 
 /** Removes hop-by-hop fields, including every field named in `Connection` (never Host). */
 export function stripHopByHop(h: Headers): void {
@@ -21,13 +21,21 @@ export function stripHopByHop(h: Headers): void {
   for (const name of drop) h.delete(name);
 }
 
-/** Drops our internal fields (a client must not speak for a node, nor see what nodes tell each other). */
-export function stripInternal(h: Headers): void {
+/** Drops internal fields from a client's request (a client must not speak for a node). */
+function stripInternal(h: Headers): void {
   const drop: string[] = [];
   h.forEach((_v, name) => {
     if (name.startsWith(INTERNAL_PREFIX)) drop.push(name);
   });
   for (const name of drop) h.delete(name);
+}
+
+/**
+ * Drops what a node told us from an upstream's response: it was meant for this node only (a peer
+ * forwards nothing on), and clients never see what nodes tell each other. Nodes set only these fields.
+ */
+export function stripNodeSignals(h: Headers): void {
+  h.delete(NO_BACKEND_HEADER);
 }
 
 /** Prepares client request headers for the upstream: hop-by-hop out, X-Forwarded-* and Via in. Host is kept. */

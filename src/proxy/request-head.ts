@@ -4,11 +4,9 @@
 // lines as they are; fetch and WebSocket upstreams get the same rules applied to a Headers
 // (prepareRequestHeaders), so both paths forward the same fields.
 
+import { INTERNAL_PREFIX } from "./headers.ts";
 import type { OutgoingFields } from "./upstream/client.ts";
 import { connectionListed, isHopByHop } from "./upstream/hopbyhop.ts";
-
-/** Fields only ClusterClub nodes set; never accepted from clients. */
-const INTERNAL_PREFIX = "x-clusterclub-";
 
 export interface ForwardingInfo {
   clientIp: string;

@@ -13,8 +13,9 @@ import type { TimingWheel } from "../timer/wheel.ts";
 import { type ErrorResponseOptions, errorResponse, type ProxyErrorKind, requestId } from "./errors.ts";
 import { refusal } from "./admit.ts";
 import { ProxyContext } from "./context.ts";
+import { Deadlines } from "./deadlines.ts";
 import { type AttemptError, AttemptSignal, FetchUpstream, type PeerTls, PooledUpstream, type Upstream } from "./forward.ts";
-import { NO_BACKEND_HEADER, prepareRequestHeaders, stripInternal } from "./headers.ts";
+import { NO_BACKEND_HEADER, prepareRequestHeaders, stripNodeSignals } from "./headers.ts";
 import { ClientHead, type ForwardingInfo } from "./request-head.ts";
 import { Selection } from "./selection.ts";
 import { UpstreamClient } from "./upstream/client.ts";
@@ -78,6 +79,7 @@ export class ProxyServer implements DataPlane {
   /** Peers we may hold pooled connections to: address → proxy port. */
   private readonly peerTargets = new Map<string, number>();
   private readonly targetStats = new Map<string, TargetStats>();
+  private readonly deadlines = new Deadlines();
 
   constructor(private readonly d: ProxyDeps) {
     this.via = `1.1 ${d.nodeName}`;
@@ -232,47 +234,83 @@ export class ProxyServer implements DataPlane {
       const watched = cl === null || Number(cl) > WATCH_UPLOADS_FROM;
       upload = new RequestBody(body, server, req, d.cfg.idleTimeoutMs, d.wheel, watched);
     }
-    const signal = new AttemptSignal(req.signal, d.wheel);
+    const signal = new AttemptSignal(req.signal);
     return this.forward(new ProxyContext(req, server, pathOf(req.url), fromMember, sel, signal, upload, head, info));
   }
 
-  /** Choose → attempt → retry while it is safe → answer. */
-  private async forward(ctx: ProxyContext): Promise<Response> {
-    const d = this.d;
-    const sel = ctx.sel;
-    while (ctx.attempts < MAX_ATTEMPTS && sel.next()) {
-      if (!ctx.nextBody()) return this.giveUp(ctx, "bad_gateway");
-      if (ctx.attempts > 0) d.stats.recordRetry();
-      ctx.attempts++;
-      const target = this.stats(sel.name);
-      const upstream = ctx.local ? this.backends : this.peers;
-      const t0 = performance.now();
-      ctx.signal.begin(d.cfg.responseTimeoutMs, ctx.upload);
-      let r: Response;
+  /**
+   * Choose → attempt → retry while it is safe → answer. Most requests end with their first attempt, so
+   * that one runs without an async frame; only a failed or refused first attempt enters the retry loop.
+   */
+  private forward(ctx: ProxyContext): Response | Promise<Response> {
+    const sent = this.attempt(ctx);
+    if (sent === null) return this.exhausted(ctx);
+    return sent.then(
+      (r) => this.onResponse(ctx, r) ?? this.retry(ctx),
+      (e: unknown) => this.onError(ctx, e) ?? this.retry(ctx),
+    );
+  }
+
+  private async retry(ctx: ProxyContext): Promise<Response> {
+    for (;;) {
+      const sent = this.attempt(ctx);
+      if (sent === null) return this.exhausted(ctx);
+      let answer: Response | null;
       try {
-        r = await upstream.send(ctx);
+        answer = this.onResponse(ctx, await sent);
       } catch (e) {
-        const failure = ctx.signal.classify(e);
-        ctx.signal.end();
-        target.errors.value++;
-        const failed = this.afterFailure(ctx, failure);
-        if (failed !== null) return failed;
-        sel.exclude();
-        continue;
+        answer = this.onError(ctx, e);
       }
-      ctx.signal.end();
-      if (!ctx.local && r.status === 503 && r.headers.has(NO_BACKEND_HEADER)) {
-        // The peer has nothing healthy after all: nothing was served, pick another node.
-        void r.body?.cancel();
-        sel.exclude();
-        continue;
-      }
-      d.stats.recordResponse(target, r.status, (performance.now() - t0) / 1000);
-      return this.answer(ctx, r);
+      if (answer !== null) return answer;
     }
+  }
+
+  /** Picks the next target and sends the request there; null when nothing is left to try. */
+  private attempt(ctx: ProxyContext): Promise<Response> | null {
+    const sel = ctx.sel;
+    if (ctx.attempts >= MAX_ATTEMPTS || !sel.next()) return null;
+    if (!ctx.nextBody()) {
+      ctx.bodyLost = true;
+      return null;
+    }
+    if (ctx.attempts > 0) this.d.stats.recordRetry();
+    ctx.attempts++;
+    ctx.targetStats = this.stats(sel.name);
+    const t0 = performance.now();
+    ctx.t0 = t0;
+    ctx.signal.begin(this.deadlines.list(this.d.cfg.responseTimeoutMs), t0, ctx.upload);
+    return (ctx.local ? this.backends : this.peers).send(ctx);
+  }
+
+  /** An upstream answered: the answer for the client, or null to try another node. */
+  private onResponse(ctx: ProxyContext, r: Response): Response | null {
+    ctx.signal.end();
+    if (!ctx.local && r.status === 503 && r.headers.has(NO_BACKEND_HEADER)) {
+      // The peer has nothing healthy after all: nothing was served, pick another node.
+      void r.body?.cancel();
+      ctx.sel.exclude();
+      return null;
+    }
+    this.d.stats.recordResponse(ctx.targetStats!, r.status, (performance.now() - ctx.t0) / 1000);
+    return this.answer(ctx, r);
+  }
+
+  /** An attempt failed: the answer for the client, or null to try the next target. */
+  private onError(ctx: ProxyContext, e: unknown): Response | null {
+    const failure = ctx.signal.classify(e);
+    ctx.signal.end();
+    ctx.targetStats!.errors.value++;
+    const answer = this.afterFailure(ctx, failure);
+    if (answer === null) ctx.sel.exclude();
+    return answer;
+  }
+
+  /** Nothing left to try. */
+  private exhausted(ctx: ProxyContext): Response {
+    if (ctx.bodyLost) return this.giveUp(ctx, "bad_gateway");
     // Nothing healthy here, or nothing reachable: a forwarding peer may safely try another node.
     if (ctx.attempts === 0 || (ctx.fromMember && !ctx.sent)) {
-      return this.giveUp(ctx, "no_backend", { retryAfterS: d.retryAfterS, markNoBackend: ctx.fromMember });
+      return this.giveUp(ctx, "no_backend", { retryAfterS: this.d.retryAfterS, markNoBackend: ctx.fromMember });
     }
     return this.giveUp(ctx, "bad_gateway");
   }
@@ -306,8 +344,8 @@ export class ProxyServer implements DataPlane {
   /** The upstream's answer goes to the client. */
   private answer(ctx: ProxyContext, r: Response): Response {
     ctx.upload?.answered();
-    // Upstreams answer with end-to-end fields only; what nodes tell each other stays between members.
-    if (!ctx.trusted) stripInternal(r.headers);
+    // Upstreams answer with end-to-end fields only; what a peer node signalled was for this node alone.
+    stripNodeSignals(r.headers);
     if (r.body !== null && isLarge(r.headers)) {
       // Bun sends a JS stream chunked whatever Content-Length says: drop it rather than contradict it.
       r.headers.delete("content-length");
