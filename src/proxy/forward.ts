@@ -180,6 +180,8 @@ export class FetchUpstream implements Upstream {
   /** FIFO of calls waiting for a slot; `head` is the next one. */
   private waiting: (() => void)[] = [];
   private head = 0;
+  /** Calls waiting for response headers, by "host:port" (for abandon). */
+  private readonly calls = new Map<string, Set<AbortController>>();
 
   constructor(
     private readonly maxInFlight: number,
@@ -190,10 +192,14 @@ export class FetchUpstream implements Upstream {
   async send(r: UpstreamRequest): Promise<Response> {
     if (this.inFlight < this.maxInFlight) this.inFlight++;
     else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    const key = `${r.target.host}:${r.target.port}`;
+    const ctrl = new AbortController();
     try {
       if (r.signal.aborted) throw new UpstreamError("unsent", "aborted");
-      const ctrl = new AbortController();
       r.signal.addEventListener("abort", { handleEvent: () => ctrl.abort() });
+      let calls = this.calls.get(key);
+      if (calls === undefined) this.calls.set(key, (calls = new Set()));
+      calls.add(ctrl);
       const res = await fetch(r.origin + r.path, {
         method: r.method,
         headers: r.headers,
@@ -208,6 +214,8 @@ export class FetchUpstream implements Upstream {
       stripHopByHop(res.headers);
       return res;
     } finally {
+      const calls = this.calls.get(key);
+      if (calls !== undefined && calls.delete(ctrl) && calls.size === 0) this.calls.delete(key);
       this.release();
     }
   }
@@ -226,7 +234,11 @@ export class FetchUpstream implements Upstream {
     next();
   }
 
-  abandon(): void {}
+  /** Calls waiting for response headers from a target that went away fail now (retried elsewhere when safe). */
+  abandon(host: string, port: number): void {
+    const calls = this.calls.get(`${host}:${port}`);
+    if (calls !== undefined) for (const c of calls) c.abort();
+  }
 
   close(): void {}
 }

@@ -25,6 +25,12 @@ export interface TestNodeOptions {
   configure?: (c: Config) => void;
 }
 
+/**
+ * CC_TEST_UPSTREAM_CLIENT=fetch runs every in-process node on the other upstream design, so both pass the
+ * same tests (`.ci/run` runs the proxy suites that way too).
+ */
+const UPSTREAM_CLIENT = process.env.CC_TEST_UPSTREAM_CLIENT ? `upstream_client = "${process.env.CC_TEST_UPSTREAM_CLIENT}"` : "";
+
 /** Gossip timings fast enough for tests (LAN defaults divided by ~10). */
 export const FAST_GOSSIP = `probe_interval = "200ms"\nprobe_timeout = "80ms"\ngossip_interval = "30ms"\npushpull_interval = "2s"`;
 
@@ -39,6 +45,7 @@ ${o.cluster ?? ""}
 listen_port = 0
 bind_address = "${o.bind ?? "127.0.0.1"}"
 workers = ${o.workers ?? 1}
+${UPSTREAM_CLIENT}
 ${o.proxy ?? ""}
 [admin]
 listen_port = 0
