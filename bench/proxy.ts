@@ -1,14 +1,15 @@
-// Proxy benchmark: ClusterClub vs nginx, HAProxy, a plain Bun proxy and the backend directly.
+// Proxy benchmark: ClusterClub vs nginx, HAProxy, a plain Bun proxy, two Node.js proxies and the backend directly.
 // Run through bench/run.sh (`bun run bench`), which installs the tools and owns the cleanup trap.
 // Environment: ROUNDS (3), DURATION (5s), WARMUP (2s), CONNS (64,256), PATHS (/small,/64k),
-// TARGETS (direct,nginx,haproxy,clusterclub,plain), CC_CMD, CC_READY_TIMEOUT (30s), BENCH_TMP, BENCH_OUT.
+// TARGETS (direct,nginx,haproxy,clusterclub,plain,nodehttpproxy,fastify,nginx2,haproxy2,clusterclub2), CC_CMD, CC_READY_TIMEOUT (30s), BENCH_TMP, BENCH_OUT.
 
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { BenchError, Children, cpuMicros, processTree, rssBytes, rssSampler } from "./lib/procs.ts";
 import { fmtBytes, fmtLatency, fmtRate, fmtRatio, median, printTable } from "./lib/report.ts";
 import {
-  REPO_DIR, type Ports, type Target, startBackends, startClusterClub, startHaproxy, startNginx, startPlain,
+  NODE_PEERS, REPO_DIR, type Ports, type Target, nodePeerVersions, startBackends, startClusterClub, startHaproxy, startNginx,
+  startNodePeer, startPlain,
 } from "./lib/targets.ts";
 import { runWrk, type WrkResult } from "./lib/wrk.ts";
 
@@ -30,8 +31,9 @@ const WARMUP = seconds("WARMUP", "2s");
 const CONNS = list("CONNS", "64,256").map(Number);
 const PATHS = list("PATHS", "/small,/64k");
 // "2" = two processes/threads: nginx2 (2 workers), haproxy2 (nbthread 2), clusterclub2 (proxy.workers = 2).
-const ALL_TARGETS = ["direct", "nginx", "haproxy", "clusterclub", "plain", "nginx2", "haproxy2", "clusterclub2"];
-const TARGETS = list("TARGETS", "direct,nginx,haproxy,clusterclub,plain,nginx2,haproxy2,clusterclub2");
+// nodehttpproxy and fastify: Node.js peers from bench/peers, one process each.
+const ALL_TARGETS = ["direct", "nginx", "haproxy", "clusterclub", "plain", "nodehttpproxy", "fastify", "nginx2", "haproxy2", "clusterclub2"];
+const TARGETS = list("TARGETS", "direct,nginx,haproxy,clusterclub,plain,nodehttpproxy,fastify,nginx2,haproxy2,clusterclub2");
 const CC_READY_MS = seconds("CC_READY_TIMEOUT", "30s") * 1000;
 const OUT_DIR = process.env.BENCH_OUT ?? `${REPO_DIR}/.bench-out`;
 const BODY_LEN: Record<string, number> = { "/small": 15, "/64k": 65536 };
@@ -115,9 +117,11 @@ async function run(children: Children): Promise<void> {
     nginx: version(["nginx", "-v"], /nginx\/(\S+)/),
     haproxy: version(["haproxy", "-v"], /version (\S+)/),
     wrk: version(["wrk", "-v"], /wrk (\S+)/),
+    nodePeers: TARGETS.some((t) => t in NODE_PEERS) ? nodePeerVersions() : null,
     rounds: ROUNDS, durationS: DURATION, warmupS: WARMUP,
   };
   console.log(`proxy bench: ${env.cpus} cores (${env.cpuModel}), load ${env.loadavg.join(" ")}, bun ${env.bun}, nginx ${env.nginx}, haproxy ${env.haproxy}, wrk ${env.wrk}`);
+  if (env.nodePeers) console.log(`node peers: ${Object.entries(env.nodePeers).map(([k, v]) => `${k} ${v}`).join(", ")}`);
   console.log(`rounds ${ROUNDS} × ${DURATION}s per run, warm-up ${WARMUP}s, loads ${LOADS.map((l) => l.label).join(", ")}; wrk -t1`);
 
   const { ports, procs: backends } = await startBackends(children);
@@ -128,6 +132,7 @@ async function run(children: Children): Promise<void> {
     if (name === "nginx" || name === "nginx2") targets.push(await startNginx(children, ports, name === "nginx2" ? 2 : 1));
     if (name === "haproxy" || name === "haproxy2") targets.push(await startHaproxy(children, ports, name === "haproxy2" ? 2 : 1));
     if (name === "plain") targets.push(await startPlain(children, ports));
+    if (name in NODE_PEERS) targets.push(await startNodePeer(children, ports, name));
     if (name === "clusterclub" || name === "clusterclub2") {
       const t = await startClusterClub(children, ports, process.env.CC_CMD, CC_READY_MS, name === "clusterclub2" ? 2 : 1);
       if (typeof t === "string") {

@@ -115,6 +115,40 @@ export async function startPlain(children: Children, ports: Ports): Promise<Targ
   return { name: "plain", port, child };
 }
 
+/** The Node.js peers (bench/peers, npm-installed by run.sh): what a user might run instead of ClusterClub. */
+export const NODE_PEERS: Record<string, string> = {
+  nodehttpproxy: "node-http-proxy.mjs", // Node.js + http-proxy-3, keep-alive http.Agent
+  fastify: "fastify-proxy.mjs", // Node.js + Fastify + @fastify/http-proxy (reply-from over undici)
+};
+
+/** A Node.js peer, one process (no cluster module), reading the same config as `plain`. */
+export async function startNodePeer(children: Children, ports: Ports, name: string): Promise<Target> {
+  const script = NODE_PEERS[name];
+  if (!script) throw new BenchError("harness", `no Node.js peer called ${name}`);
+  if (!existsSync(`${BENCH_DIR}/peers/node_modules`)) {
+    throw new BenchError(name, "bench/peers/node_modules is missing: run `npm ci --prefix bench/peers` (bench/run.sh does)");
+  }
+  const { port, config } = await writeNodeConfig(children, ports, name);
+  const child = children.spawn(name, ["node", `${BENCH_DIR}/peers/${script}`, config], { NODE_ENV: "production" });
+  await waitReady(name, `http://127.0.0.1:${port}/small`, 15, child, children, 15_000);
+  return { name, port, child };
+}
+
+/** Versions for the header line: node and the peers' packages as installed in bench/peers/node_modules. */
+export function nodePeerVersions(): Record<string, string> {
+  const out: Record<string, string> = {};
+  const r = Bun.spawnSync(["node", "--version"]);
+  out.node = r.success ? r.stdout.toString().trim().replace(/^v/, "") : "?";
+  for (const pkg of ["http-proxy-3", "fastify", "@fastify/http-proxy", "@fastify/reply-from", "undici"]) {
+    try {
+      out[pkg] = (JSON.parse(readFileSync(`${BENCH_DIR}/peers/node_modules/${pkg}/package.json`, "utf8")) as { version: string }).version;
+    } catch {
+      out[pkg] = "?";
+    }
+  }
+  return out;
+}
+
 /**
  * ClusterClub: `bun run src/main.ts <config>`, or CC_CMD (a shell command; `{config}` and `{port}` are
  * substituted, otherwise the config path is appended). Returns a reason string instead of a target when it
