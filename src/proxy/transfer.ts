@@ -13,9 +13,9 @@ import { idleTimeoutSeconds } from "../netutil.ts";
 /** Responses at least this large (or of unknown length) get a watched body. */
 export const WATCH_RESPONSES_FROM = 1024 * 1024;
 
-/** The part of a stream reader we use (keeps the Bun and DOM reader types apart). */
+/** The part of a stream reader we use: both Bun's and node:stream/web's reader types have it. */
 interface ChunkReader {
-  read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }>;
+  read(): Promise<{ done: true; value?: Uint8Array } | { done: false; value: Uint8Array }>;
   cancel(reason?: unknown): Promise<void>;
 }
 
@@ -105,12 +105,13 @@ export class RequestBody {
 
   private async readSource(): Promise<void> {
     try {
-      this.reader ??= this.source.getReader() as unknown as ChunkReader;
-      const { done, value } = await this.reader.read();
-      if (done) {
+      this.reader ??= this.source.getReader();
+      const r = await this.reader.read();
+      if (r.done) {
         this.finish();
         return;
       }
+      const value = r.value;
       this.chunks.push(value);
       this.bytes += value.byteLength;
       if (this.bytes > REPLAY_MAX_BYTES) this.keep = false;
@@ -169,7 +170,7 @@ export class RequestBody {
  */
 export function watchDownload(body: ReadableStream<Uint8Array>, server: Server<unknown>, req: Request, idleMs: number, wheel: TimingWheel): ReadableStream<Uint8Array> {
   const idleS = idleTimeoutSeconds(idleMs);
-  const reader = body.getReader() as unknown as ChunkReader;
+  const reader: ChunkReader = body.getReader();
   let timer: Timeout | null = null;
   let finished = false;
   const end = () => {

@@ -63,7 +63,8 @@ function openUpstream(url: string, headers: Headers, protocols: string[], timeou
     });
     let ws: WebSocket;
     try {
-      ws = new WebSocket(url, { headers: h, protocols, tls } as unknown as string[]);
+      const options: Bun.WebSocketOptions = { headers: h, protocols, tls };
+      ws = new WebSocket(url, options);
     } catch {
       return resolve({ kind: "refused", code: "bad_request" });
     }

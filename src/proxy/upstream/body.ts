@@ -87,7 +87,7 @@ export class DirectBody implements BodyChannel {
     private readonly owner: BodyOwner,
     private readonly highWaterMark: number,
   ) {
-    this.stream = new ReadableStream(this as unknown as Bun.DirectUnderlyingSource<Uint8Array>) as unknown as ReadableStream<Uint8Array>;
+    this.stream = new ReadableStream<Uint8Array>(this);
   }
 
   // underlying direct source; Bun.serve calls pull once, a reader calls it again after it settles
