@@ -84,10 +84,6 @@ export class AttemptSignal implements UpstreamSignal, EventListenerObject, Expir
     client.addEventListener("abort", this);
   }
 
-  get clientGone(): boolean {
-    return this.client.aborted;
-  }
-
   /**
    * Arms the next attempt: like nginx's proxy_read_timeout, the wait for response headers starts once
    * the request is sent, so with a body still arriving it starts when the body is complete.

@@ -38,14 +38,20 @@ export class ClientHead implements OutgoingFields {
     return this.host !== null;
   }
 
-  /** Reads every field of `h` once. */
+  /** Reads every field of `h` once (twice in the rare case that Connection names more fields to drop). */
   static scan(h: Headers): ClientHead {
-    const head = new ClientHead();
+    let head = new ClientHead();
     scanning = head;
     h.forEach(visit);
-    scanning = null;
     const listed = head.connection === null ? null : connectionListed(head.connection);
-    if (listed !== null) head.dropListed(h, listed);
+    if (listed !== null) {
+      head = new ClientHead();
+      scanning = head;
+      dropping = listed;
+      h.forEach(visit);
+      dropping = null;
+    }
+    scanning = null;
     return head;
   }
 
@@ -63,29 +69,16 @@ export class ClientHead implements OutgoingFields {
     this.lines = lines;
     return this;
   }
-
-  /** Rare: Connection names more fields to drop; read the fields again without them. */
-  private dropListed(h: Headers, listed: Set<string>): void {
-    this.plain = "";
-    this.internal = "";
-    h.forEach((value, name) => {
-      if (listed.has(name)) {
-        if (name === "via") this.via = null;
-        else if (name === "x-forwarded-for") this.xff = null;
-        else if (name === "x-forwarded-proto") this.xfp = null;
-        else if (name === "x-forwarded-host") this.xfh = null;
-        return;
-      }
-      if (!special(name)) appendLine(this, name, value);
-    });
-  }
 }
 
 /** The head being scanned: forEach is synchronous, so one module-level visitor serves every request. */
 let scanning: ClientHead | null = null;
+/** Fields the client's Connection names (hop-by-hop for this request); never the framing we decide. */
+let dropping: Set<string> | null = null;
 
 function visit(value: string, name: string): void {
   const s = scanning!;
+  if (dropping !== null && dropping.has(name) && name !== "content-length") return;
   // Names from Headers are lower-case already; most fields are none of these, found by length first.
   switch (name.length) {
     case 3:
@@ -121,17 +114,4 @@ function visit(value: string, name: string): void {
 function appendLine(s: ClientHead, name: string, value: string): void {
   if (name.startsWith(INTERNAL_PREFIX)) s.internal += name + ": " + value + "\r\n";
   else s.plain += name + ": " + value + "\r\n";
-}
-
-/** Fields the head builds itself (or drops), never copied as they came. */
-function special(name: string): boolean {
-  return (
-    isHopByHop(name) ||
-    name === "via" ||
-    name === "host" ||
-    name === "content-length" ||
-    name === "x-forwarded-for" ||
-    name === "x-forwarded-host" ||
-    name === "x-forwarded-proto"
-  );
 }

@@ -7,6 +7,7 @@ import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { Logger } from "../log.ts";
 import { errorResponse, requestId } from "./errors.ts";
 import type { PeerTls } from "./forward.ts";
+import { errorCode } from "../netutil.ts";
 import { isConnectFailureCode } from "./upstream/errors.ts";
 import type { Selection } from "./selection.ts";
 
@@ -47,8 +48,8 @@ function isOpenFailure(r: WebSocket | OpenFailure): r is OpenFailure {
  * "status_<n>" from Bun's "Expected 101 status code: <n>", else "handshake_refused".
  */
 function wsErrorCode(e: Event): string {
-  const err: unknown = e instanceof ErrorEvent ? e.error : undefined;
-  if (err !== null && typeof err === "object" && "code" in err && typeof err.code === "string") return err.code;
+  const code = e instanceof ErrorEvent ? errorCode(e.error) : undefined;
+  if (code !== undefined) return code;
   const status = e instanceof ErrorEvent ? /status code: (\d{3})/.exec(e.message) : null;
   return status ? `status_${status[1]}` : "handshake_refused";
 }

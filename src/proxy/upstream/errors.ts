@@ -7,6 +7,8 @@
 // - "broken": the connection was open and the request may have been (partly) seen by the upstream.
 // - "invalid": we refused to write the request (framing we cannot represent): the client's fault.
 
+import { errorCode } from "../../netutil.ts";
+
 export type UpstreamFailure = "connect" | "unsent" | "broken" | "invalid";
 
 /**
@@ -58,11 +60,8 @@ export class ParseError extends Error {
 
 /** Code of a socket-level error: errno-style `code` when present, else the error's name. */
 export function socketErrorCode(e: unknown, fallback: string): string {
-  if (e !== null && typeof e === "object") {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && code !== "") return code;
-    const name = (e as { name?: unknown }).name;
-    if (typeof name === "string" && name !== "" && name !== "Error") return name;
-  }
-  return fallback;
+  const code = errorCode(e);
+  if (code) return code;
+  // Bun names some failures only by the error's name (e.g. "ConnectionRefused").
+  return e instanceof Error && e.name !== "" && e.name !== "Error" ? e.name : fallback;
 }

@@ -2,6 +2,8 @@
 // only decide the body framing and keep framing fields we do not own out of the head. One writer per
 // client: the `forEach` visitor is bound once, so building a head allocates only the string itself.
 
+import { formatHostPort } from "../../netutil.ts";
+
 /** How the request body is framed on the wire. */
 export const BODY_NONE = 0;
 export const BODY_LENGTH = 1;
@@ -94,8 +96,8 @@ export class HeadWriter implements OutgoingFields {
 
 /** Host header value for a target (IPv6 literals in brackets). */
 export function hostHeaderFor(host: string, port: number): string {
-  const h = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
-  return port === 80 ? h : `${h}:${port}`;
+  // Port 80 is the default for http and is left out, as clients do.
+  return port === 80 ? formatHostPort(host, port).slice(0, -3) : formatHostPort(host, port);
 }
 
 /**
