@@ -7,6 +7,7 @@ import { runTool } from "./cli/tools.ts";
 import { watchFile } from "./cli/watch.ts";
 import { ConfigError, configToToml, loadConfig } from "./config/index.ts";
 import { errorCode } from "./netutil.ts";
+import { describeRoutes, fallbackPool, RouteTable } from "./routing/routes.ts";
 import { configureLogging, isLogLevel, type LogFormat, log } from "./log.ts";
 import { ClusterClubNode, type NodeOptions, VERSION } from "./node.ts";
 
@@ -60,7 +61,8 @@ export const nodeCommand = (nodeOptions: NodeOptions = {}) =>
         throw e;
       }
       if (args.check) {
-        process.stdout.write(`# ${args.config}: valid\n${configToToml(config)}`);
+        const routes = new RouteTable(config.routes, fallbackPool(config.pools.map((p) => p.name)));
+        process.stdout.write(`# ${args.config}: valid\n${configToToml(config)}${describeRoutes(routes)}`);
         return;
       }
 

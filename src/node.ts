@@ -1,4 +1,4 @@
-// Wires one node together: config → health checker → routing snapshot → data plane, membership by
+// Wires one node together: config → health checks per pool → routing snapshot → data plane, membership by
 // gossip, the admin API. The control plane (this file) rebuilds the snapshot on every event; the
 // data plane only reads it. What each part does lives in its module; this file only connects them.
 
@@ -8,10 +8,11 @@ import { EventHub } from "./admin/events.ts"; // status page
 import { type StatusDoc, statusDoc } from "./admin/status.ts";
 import { TrafficSampler } from "./admin/traffic.ts"; // status page
 import { diffConfig, type ReloadResult, settleReload } from "./config/reload.ts";
-import type { Config } from "./config/schema.ts";
+import { type Config, DEFAULT_POOL } from "./config/schema.ts";
+import { type NodeMeta, poolId } from "./control/nodemeta.ts";
 import type { Member, Memberlist } from "./cluster/index.ts";
 import { type GossipTransportFactory, Membership } from "./control/membership.ts";
-import { HealthChecker } from "./health/checker.ts";
+import { PoolHealth } from "./health/pools.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Registry } from "./metrics/index.ts";
 import { registerNodeMetrics } from "./metrics/node.ts";
@@ -39,7 +40,7 @@ export interface NodeOptions {
 }
 
 export class ClusterClubNode {
-  readonly health: HealthChecker;
+  readonly health: PoolHealth;
   readonly router: Router;
   /** The request path: in this process (workers = 1) or in worker processes sharing the port. */
   readonly proxy: DataPlane;
@@ -63,16 +64,16 @@ export class ClusterClubNode {
   ) {
     this.log = opts.logger ?? createLogger("node");
     const wheel = opts.wheel ?? defaultWheel;
-    this.health = new HealthChecker(config.backends, config.health, { wheel, logger: this.log.child("health") });
+    this.health = new PoolHealth(config.pools, config.health, { wheel, logger: this.log.child("health") });
     this.router = new Router(emptySnapshot(config.cluster.nodeName));
     this.proxy = createDataPlane(config, {
       router: this.router,
       stats: this.stats,
       wheel,
       log: this.log,
-      onConnectFailure: (address, code) => this.health.reportConnectFailure(address, code),
+      onConnectFailure: (pool, address, code) => this.health.reportConnectFailure(pool, address, code),
     });
-    this.membership = new Membership(config.cluster, { healthy: 0, proxyPort: config.proxy.listenPort }, {
+    this.membership = new Membership(config.cluster, this.localMeta(), {
       wheel,
       logger: this.log.child("cluster"),
       transport: opts.gossipTransport,
@@ -107,9 +108,11 @@ export class ClusterClubNode {
     return this.membership.engine;
   }
 
-  /** What we gossip: healthy backends and the proxy port (the configured one until it is bound). */
-  private localMeta() {
-    return { healthy: this.health.healthyCount, proxyPort: this.proxy.port || this.config.proxy.listenPort };
+  /** What we gossip: healthy backends per pool and the proxy port (the configured one until it is bound). */
+  private localMeta(): NodeMeta {
+    const pools = new Map<number, number>();
+    for (const [name, n] of this.health.namedCounts()) pools.set(poolId(name), n);
+    return { healthy: this.health.healthyCount(DEFAULT_POOL), proxyPort: this.proxy.port || this.config.proxy.listenPort, pools };
   }
 
   /** Builds a fresh routing snapshot from current state and installs it. */
@@ -117,7 +120,8 @@ export class ClusterClubNode {
     const snap = buildSnapshot({
       version: ++this.snapshotVersion,
       nodeName: this.config.cluster.nodeName,
-      backends: this.health.backends(),
+      pools: this.health.names().map((name) => ({ name, backends: this.health.pool(name) })),
+      routes: this.config.routes,
       members: this.membership.members(),
       onInvalidMeta: (m, reason) => this.warnInvalidMeta(m, reason),
       peerScheme: this.config.cluster.tls ? "https" : "http",
@@ -147,8 +151,10 @@ export class ClusterClubNode {
       proxy: `${this.config.proxy.bindAddress}:${this.proxy.port}`,
       workers: this.proxy.workers?.().length ?? 1,
       admin: `${this.config.admin.bindAddress}:${this.admin.port}`,
-      backends: this.config.backends.length,
-      healthy: this.health.healthyCount,
+      pools: this.config.pools.length,
+      routes: this.config.routes.length,
+      backends: this.health.backends().length,
+      healthy: this.health.healthyTotal,
     });
   }
 
@@ -164,7 +170,7 @@ export class ClusterClubNode {
     // Only what is in force, so /status and --check show the truth.
     this.config = config;
     this.proxy.setConfig(config.proxy);
-    const { added, removed } = await this.health.update(config.backends, config.health);
+    const { added, removed } = await this.health.update(config.pools, config.health);
     this.publish();
     this.membership.announce(this.localMeta());
     this.membership.setPeers(config.cluster.peers, prev.cluster.peers);

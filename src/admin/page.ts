@@ -142,11 +142,12 @@ const SCRIPT = `
     const tb = $("backends");
     const up = list.filter((b) => b.status === "up").length;
     $("bsum").textContent = up + " of " + list.length + " healthy";
-    if (!list.length) return emptyRow(tb, 5, "no backends configured");
+    if (!list.length) return emptyRow(tb, 6, "no backends configured");
     tb.replaceChildren(...list.map((b) => {
       const tr = el("tr");
       tr.dataset.status = known(BACKEND, b.status) || "other";
       tr.append(
+        cell("Pool", el("span", "mono", b.pool)),
         cell("Backend", el("span", "mono", b.address)),
         cell("Health", badge(BACKEND, b.status)),
         cell("Last check", ago(b.last_check, now), "num"),
@@ -157,7 +158,25 @@ const SCRIPT = `
     }));
   }
 
-  function members(list) {
+  function pools(list) {
+    const tb = $("pools");
+    $("psum").textContent = list.length ? plural(list.length, "pool") : "";
+    if (!list.length) return emptyRow(tb, 4, "no pools");
+    tb.replaceChildren(...list.map((p) => {
+      const tr = el("tr");
+      const total = p.members.reduce((s, m) => s + m.healthy, 0);
+      tr.dataset.status = total > 0 ? "up" : "down";
+      tr.append(
+        cell("Pool", el("span", "mono", p.name)),
+        cell("Healthy here", p.healthy + " of " + p.backends, "num"),
+        cell("Healthy in the cluster", total > 0 ? String(total) : badge(BACKEND, "down"), "num"),
+        cell("By member", el("span", "mono", p.members.filter((m) => m.healthy > 0).map((m) => m.name + " " + m.healthy).join(" \\u00b7 ") || "\\u2013")),
+      );
+      return tr;
+    }));
+  }
+
+  function members(list, byMember) {
     const tb = $("members");
     const alive = list.filter((m) => m.state === "alive").length;
     $("msum").textContent = list.length ? alive + " of " + plural(list.length, "member") + " alive" : "";
@@ -170,7 +189,7 @@ const SCRIPT = `
       const name = [el("span", "mono", m.name)];
       if (m.self) name.push(el("span", "tag", "this node"));
       const meta = m.meta || {};
-      const healthy = meta.invalid !== undefined ? el("span", "badge warn", "! bad metadata") : meta.healthy ?? "\\u2013";
+      const healthy = meta.invalid !== undefined ? el("span", "badge warn", "! bad metadata") : String(byMember.get(m.name) ?? 0);
       const share = total > 0 ? m.weight / total : 0;
       const bar = el("span", "bar");
       const fill = el("i");
@@ -197,7 +216,11 @@ const SCRIPT = `
     $("meta").textContent = "v" + s.version + " \\u00b7 up " + fmtDur(s.uptime_s) + (c ? " \\u00b7 gossip " + c.address + ":" + c.port + (c.encrypted ? " (encrypted)" : " (NOT encrypted)") + (c.health_score ? " \\u00b7 health score " + c.health_score : "") : "");
     traffic(s.traffic);
     backends(s.backends || [], now);
-    members(s.members || []);
+    pools(s.pools || []);
+    // A member's healthy backends over the pools this node knows (what its weight here is made of).
+    const byMember = new Map();
+    for (const p of s.pools || []) for (const m of p.members) byMember.set(m.name, (byMember.get(m.name) || 0) + m.healthy);
+    members(s.members || [], byMember);
   }
 
   let last = 0;
@@ -242,7 +265,11 @@ const BODY = `<header>
 </section>
 <section aria-labelledby="h-backends">
 <h2 id="h-backends">Backends of this node<small id="bsum"></small></h2>
-<div class="card"><table><thead><tr><th>Backend</th><th>Health</th><th>Last check</th><th>Failures</th><th>Last error</th></tr></thead><tbody id="backends"></tbody></table></div>
+<div class="card"><table><thead><tr><th>Pool</th><th>Backend</th><th>Health</th><th>Last check</th><th>Failures</th><th>Last error</th></tr></thead><tbody id="backends"></tbody></table></div>
+</section>
+<section aria-labelledby="h-pools">
+<h2 id="h-pools">Pools<small id="psum"></small></h2>
+<div class="card"><table><thead><tr><th>Pool</th><th>Healthy here</th><th>Healthy in the cluster</th><th>By member</th></tr></thead><tbody id="pools"></tbody></table></div>
 </section>
 <section aria-labelledby="h-members">
 <h2 id="h-members">Cluster members<small id="msum"></small></h2>

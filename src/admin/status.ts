@@ -4,11 +4,13 @@
 
 import type { Member } from "../cluster/index.ts";
 import { decodeNodeMeta } from "../control/nodemeta.ts";
-import type { HealthChecker } from "../health/checker.ts";
+import type { PoolHealth } from "../health/pools.ts";
 import type { DataPlane } from "../proxy/dataplane.ts";
+import { peerCount } from "../routing/builder.ts";
 import type { Router } from "../routing/router.ts";
 
 export interface BackendStatus {
+  pool: string;
   address: string;
   healthy: boolean;
   status: string;
@@ -25,10 +27,28 @@ export interface MemberStatus {
   state: string;
   incarnation: number;
   self: boolean;
-  /** What the member publishes, or why it cannot be used (it then gets no traffic). */
-  meta: { healthy: number; proxy_port: number } | { invalid: string };
-  /** The routing weight this node gives it (its own healthy count for itself). */
+  /** What the member publishes (healthy backends of the default pool; how many named pools it lists), or why it cannot be used. */
+  meta: { healthy: number; proxy_port: number; pools: number } | { invalid: string };
+  /** The routing weight this node gives it, summed over the pools this node knows (its own healthy count for itself). */
   weight: number;
+}
+
+/** One pool as this node sees it: its own backends and every member's healthy count for it. */
+export interface PoolStatus {
+  name: string;
+  /** This node's backends for the pool, and how many of them are healthy. */
+  backends: number;
+  healthy: number;
+  /** Healthy backends each member publishes for the pool (this node included); the sum is what the cluster has. */
+  members: { name: string; healthy: number }[];
+}
+
+/** A route, in the order requests are matched ("*" host = any host; the last may be the default pool's catch-all). */
+export interface RouteStatus {
+  host: string;
+  path_prefix: string;
+  pool: string;
+  strip_prefix: boolean;
 }
 
 export interface WorkerStatus {
@@ -46,6 +66,8 @@ export interface StatusDoc {
   /** Proxy worker processes, or null when the proxy runs in the node's own process. */
   workers: WorkerStatus[] | null;
   backends: BackendStatus[];
+  pools: PoolStatus[];
+  routes: RouteStatus[];
   cluster: { address: string; port: number; health_score: number; encrypted: boolean } | null;
   members: MemberStatus[];
 }
@@ -54,7 +76,7 @@ export interface StatusSources {
   node: string;
   version: string;
   startedAt: number;
-  health: HealthChecker;
+  health: PoolHealth;
   proxy: DataPlane;
   router: Router;
   /** Undefined until the node has joined. */
@@ -67,9 +89,10 @@ export function statusDoc(s: StatusSources): StatusDoc {
     node: s.node,
     version: s.version,
     uptime_s: Math.round((Date.now() - s.startedAt) / 1000),
-    healthy_backends: s.health.healthyCount,
+    healthy_backends: s.health.healthyTotal,
     workers: s.proxy.workers?.() ?? null,
     backends: s.health.backends().map((b) => ({
+      pool: b.pool,
       address: b.address,
       healthy: b.status === "up",
       status: b.status,
@@ -77,26 +100,47 @@ export function statusDoc(s: StatusSources): StatusDoc {
       last_error: b.lastError,
       failures: b.failures,
     })),
+    pools: poolsStatus(s),
+    routes: s.router.routeOrder().map((r) => ({ host: r.host, path_prefix: r.prefix || "/", pool: r.pool, strip_prefix: r.stripPrefix })),
     cluster: s.cluster ? { address: s.cluster.address, port: s.cluster.port, health_score: s.cluster.healthScore(), encrypted: s.encrypted } : null,
     members: s.cluster ? membersStatus(s.node, s.cluster.members(), s.router) : [],
   };
 }
 
-/** Members with their published healthy count and the routing weight this node gives them. */
+/** Members with what they publish and the routing weight this node gives them. */
 function membersStatus(self: string, members: Member[], router: Router): MemberStatus[] {
-  const weights = new Map(router.snapshot.peers.map((p) => [p.name, p.weight]));
+  const pools = router.snapshot.pools.map((p) => router.pool(p.name));
   return members.map((m) => {
-    const isSelf = m.name === self;
     const meta = decodeNodeMeta(m.meta);
+    let weight = 0;
+    for (const p of pools) weight += p?.weightOf(m.name) ?? 0;
     return {
       name: m.name,
       address: m.address,
       port: m.port,
       state: m.state,
       incarnation: m.incarnation,
-      self: isSelf,
-      meta: meta.ok ? { healthy: meta.meta.healthy, proxy_port: meta.meta.proxyPort } : { invalid: meta.reason },
-      weight: isSelf ? router.healthyCount : (weights.get(m.name) ?? 0),
+      self: m.name === self,
+      meta: meta.ok ? { healthy: meta.meta.healthy, proxy_port: meta.meta.proxyPort, pools: meta.meta.pools.size } : { invalid: meta.reason },
+      weight,
     };
   });
+}
+
+/** Every pool this node knows, with each member's published healthy count for it. */
+function poolsStatus(s: StatusSources): PoolStatus[] {
+  const members = s.cluster?.members() ?? [];
+  return s.router.snapshot.pools.map((p) => ({
+    name: p.name,
+    backends: p.backends.length,
+    healthy: s.health.healthyCount(p.name),
+    members:
+      members.length === 0
+        ? [{ name: s.node, healthy: s.health.healthyCount(p.name) }]
+        : members.map((m) => {
+            if (m.name === s.node) return { name: m.name, healthy: s.health.healthyCount(p.name) };
+            const meta = decodeNodeMeta(m.meta);
+            return { name: m.name, healthy: meta.ok && m.state === "alive" ? peerCount(meta.meta, p.name) : 0 };
+          }),
+  }));
 }

@@ -54,7 +54,7 @@ export function readStats(stats: ProxyStats, at: number): TrafficSample {
   let requests = 0;
   let errors = 0;
   let upstreamErrors = 0;
-  for (const [, byClass, failed] of d.targets) {
+  for (const [, , byClass, failed] of d.targets) {
     for (const n of byClass) requests += n;
     errors += byClass[4] ?? 0; // 5xx
     upstreamErrors += failed;

@@ -54,7 +54,7 @@ export const membersCommand = defineCommand({
           m.self ? `${m.name} (self)` : m.name,
           `${m.address}:${m.port}`,
           m.state,
-          "invalid" in m.meta ? `invalid: ${m.meta.invalid}` : m.meta.healthy,
+          "invalid" in m.meta ? `invalid: ${m.meta.invalid}` : `${m.meta.healthy}${m.meta.pools > 0 ? ` +${m.meta.pools} pools` : ""}`,
           m.weight,
           "invalid" in m.meta ? "-" : m.meta.proxy_port,
           m.incarnation,
@@ -75,9 +75,21 @@ export const statusCommand = defineCommand({
     );
     process.stdout.write(
       table(
-        ["BACKEND", "STATUS", "LAST CHECK", "FAILURES", "LAST ERROR"],
-        s.backends.map((b) => [b.address, b.status, b.last_check ?? "-", b.failures, b.last_error ?? ""]),
+        ["POOL", "BACKEND", "STATUS", "LAST CHECK", "FAILURES", "LAST ERROR"],
+        s.backends.map((b) => [b.pool, b.address, b.status, b.last_check ?? "-", b.failures, b.last_error ?? ""]),
       ),
+    );
+    process.stdout.write(
+      "\n" +
+        table(
+          ["POOL", "HEALTHY HERE", "IN THE CLUSTER", "BY MEMBER"],
+          s.pools.map((p) => [
+            p.name,
+            `${p.healthy}/${p.backends}`,
+            p.members.reduce((n, m) => n + m.healthy, 0),
+            p.members.filter((m) => m.healthy > 0).map((m) => `${m.name}:${m.healthy}`).join(" ") || "-",
+          ]),
+        ),
     );
   },
 });

@@ -7,8 +7,10 @@ import { parseCidr } from "./cidr.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { errorCodeOrMessage, formatHostPort } from "../netutil.ts";
 import { parseHostPort } from "./hostport.ts";
+import { resolvePoolsAndRoutes } from "./pools.ts";
+import { isTable, type Table, typeName } from "./table.ts";
 import { resolveTls } from "./tls.ts";
-import { type AnyField, BACKENDS, type BackendConfig, type Config, eachSection, type Fields, propsOf, SCHEMA, type SectionSpec } from "./schema.ts";
+import { type AnyField, BACKENDS, type BackendConfig, type Config, DEFAULT_POOL, eachSection, type Fields, POOLS, propsOf, ROUTES, SCHEMA, type SectionSpec } from "./schema.ts";
 
 export interface ConfigIssue {
   /** Key path, e.g. `backends[2].address`; empty for the whole file. */
@@ -27,20 +29,6 @@ export class ConfigError extends Error {
     );
     this.name = "ConfigError";
   }
-}
-
-type Table = Record<string, unknown>;
-
-function isTable(v: unknown): v is Table {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
-}
-
-function typeName(v: unknown): string {
-  if (Array.isArray(v)) return "an array";
-  if (v instanceof Date) return "a date";
-  if (isTable(v)) return "a table";
-  if (typeof v === "string") return `the string ${JSON.stringify(v)}`;
-  return `${typeof v} ${String(v)}`;
 }
 
 /** Validates one value against its spec; returns the resolved value or pushes an issue. */
@@ -187,7 +175,7 @@ export function parseConfig(text: string, source = "config"): Config {
     throw new ConfigError(source, [{ path: "", message: msg }]);
   }
   const issues: ConfigIssue[] = [];
-  const sectionKeys = new Set([...Object.values(SCHEMA).map((s) => s.key), BACKENDS.key]);
+  const sectionKeys = new Set([...Object.values(SCHEMA).map((s) => s.key), BACKENDS.key, POOLS.key, ROUTES.key]);
   for (const key of Object.keys(doc)) {
     if (!sectionKeys.has(key)) issues.push({ path: key, message: `unknown section; known: ${[...sectionKeys].join(", ")}` });
   }
@@ -201,32 +189,40 @@ export function parseConfig(text: string, source = "config"): Config {
     health.timeoutMs = Math.min(health.timeoutMs, health.intervalMs);
   }
   const tls = resolveTls(isTable(doc.proxy) ? doc.proxy.tls : undefined, issues);
-  const backends = resolveBackends(doc.backends, issues);
+  const { backends, pools, routes } = resolvePoolsAndRoutes(
+    doc,
+    {
+      table: (fields, raw, prefix) => resolveTable(fields, raw, prefix, issues),
+      backends: (raw, path, required) => resolveBackends(raw, path, required, issues),
+    },
+    issues,
+  );
   crossCheck(cluster, proxy, health, admin, issues);
   if (issues.length > 0) throw new ConfigError(source, issues);
   if (!isComplete(SCHEMA.cluster.fields, cluster) || !isComplete(SCHEMA.proxy.fields, proxy) || !isComplete(SCHEMA.health.fields, health) || !isComplete(SCHEMA.admin.fields, admin)) {
     // Unreachable: a property without a value has a default, or its absence was an issue above.
     throw new ConfigError(source, [{ path: "", message: "incomplete configuration" }]);
   }
-  return { cluster, proxy: tls ? { ...proxy, tls } : proxy, health, admin, backends };
+  return { cluster, proxy: tls ? { ...proxy, tls } : proxy, health, admin, backends, pools, routes };
 }
 
-function resolveBackends(raw: unknown, issues: ConfigIssue[]): BackendConfig[] {
+/** A [[backends]] list (the top-level one, `required`, or a pool's) at `key`. */
+function resolveBackends(raw: unknown, key: string, required: boolean, issues: ConfigIssue[]): BackendConfig[] {
   if (raw === undefined) {
-    issues.push({ path: "backends", message: 'no backends: add at least one [[backends]] table with address = "host:port"' });
+    issues.push({ path: key, message: 'no backends: add at least one [[backends]] table with address = "host:port" (or [[pools]] and [[routes]])' });
     return [];
   }
   if (!Array.isArray(raw)) {
-    issues.push({ path: "backends", message: `expected an array of tables ([[backends]]), got ${typeName(raw)}` });
+    issues.push({ path: key, message: `expected an array of tables ([[${key}]]), got ${typeName(raw)}` });
     return [];
   }
-  if (raw.length === 0) issues.push({ path: "backends", message: "is empty: add at least one backend" });
+  if (raw.length === 0 && required) issues.push({ path: key, message: "is empty: add at least one backend" });
   const out: BackendConfig[] = [];
   const seen = new Map<string, number>();
   raw.forEach((entry, i) => {
-    const prefix = `backends[${i}].`;
+    const prefix = `${key}[${i}].`;
     if (!isTable(entry)) {
-      issues.push({ path: `backends[${i}]`, message: `expected a table with address = "host:port", got ${typeName(entry)}` });
+      issues.push({ path: `${key}[${i}]`, message: `expected a table with address = "host:port", got ${typeName(entry)}` });
       return;
     }
     const before = issues.length;
@@ -240,7 +236,7 @@ function resolveBackends(raw: unknown, issues: ConfigIssue[]): BackendConfig[] {
     const canonical = formatHostPort(hp.host.toLowerCase(), hp.port);
     const first = seen.get(canonical);
     if (first !== undefined) {
-      issues.push({ path: `${prefix}address`, message: `duplicate of backends[${first}].address (${canonical})` });
+      issues.push({ path: `${prefix}address`, message: `duplicate of ${key}[${first}].address (${canonical})` });
       return;
     }
     seen.set(canonical, i);
@@ -319,5 +315,15 @@ export function configToToml(cfg: Config): string {
     for (const c of sni) lines.push("[[proxy.tls.sni]]", `server_name = ${JSON.stringify(c.serverName)}`, `cert = ${JSON.stringify(c.certPath)}`, `key = ${JSON.stringify(c.keyPath)}`, "");
   }
   for (const b of cfg.backends) lines.push("[[backends]]", `address = ${JSON.stringify(b.address)}`, "");
+  for (const p of cfg.pools) {
+    if (p.name === DEFAULT_POOL && p.backends === cfg.backends) continue;
+    lines.push("[[pools]]", `name = ${JSON.stringify(p.name)}`, "");
+    for (const b of p.backends) lines.push("[[pools.backends]]", `address = ${JSON.stringify(b.address)}`, "");
+  }
+  for (const r of cfg.routes) {
+    lines.push("[[routes]]");
+    if (r.host !== undefined) lines.push(`host = ${JSON.stringify(r.host)}`);
+    lines.push(`path_prefix = ${JSON.stringify(r.pathPrefix)}`, `pool = ${JSON.stringify(r.pool)}`, `strip_prefix = ${r.stripPrefix}`, "");
+  }
   return lines.join("\n");
 }

@@ -2,7 +2,7 @@
 // force at once, which wait for a restart, and the configuration that is then really in force (so
 // /status and --check never show a value the node does not use).
 
-import { type AnyField, BACKENDS, type Config, eachSection, propsOf, type ReloadRule, SCHEMA, type SectionSpec } from "./schema.ts";
+import { type AnyField, BACKENDS, type Config, eachSection, POOLS, propsOf, type ReloadRule, ROUTES, SCHEMA, type SectionSpec } from "./schema.ts";
 
 /** Changed keys (TOML paths, e.g. `proxy.response_timeout`), by reload rule. */
 export type ConfigDiff = Record<ReloadRule, string[]>;
@@ -31,6 +31,9 @@ export function diffConfig(prev: Config, next: Config): ConfigDiff {
   });
   if (!same(prev.proxy.tls, next.proxy.tls)) diff[PROXY_TLS_RULE].push("proxy.tls");
   if (!same(prev.backends, next.backends)) diff[BACKENDS.reload].push(BACKENDS.key);
+  const named = (c: Config) => c.pools.filter((p) => p.backends !== c.backends);
+  if (!same(named(prev), named(next))) diff[POOLS.reload].push(POOLS.key);
+  if (!same(prev.routes, next.routes)) diff[ROUTES.reload].push(ROUTES.key);
   return diff;
 }
 
@@ -53,7 +56,10 @@ export function settleReload(prev: Config, next: Config, diff: ConfigDiff, keyri
     proxy: { ...merge(SCHEMA.proxy, prev.proxy, next.proxy), tls: takes(PROXY_TLS_RULE) ? next.proxy.tls : prev.proxy.tls },
     health: merge(SCHEMA.health, prev.health, next.health),
     admin: merge(SCHEMA.admin, prev.admin, next.admin),
+    // Pools include the default one: backends, pools and routes are all live, so they move together.
     backends: takes(BACKENDS.reload) ? next.backends : prev.backends,
+    pools: takes(POOLS.reload) ? next.pools : prev.pools,
+    routes: takes(ROUTES.reload) ? next.routes : prev.routes,
   };
   return {
     config,

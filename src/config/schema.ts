@@ -154,6 +154,36 @@ export const BACKENDS: { key: "backends"; reload: ReloadRule; fields: Fields<Bac
   },
 };
 
+/** Pools are named across the cluster by this name; its hash keys the gossip metadata (nodemeta.ts). */
+export const POOL_NAME_MAX = 32;
+/** What one node's gossip metadata can carry (512 bytes: see control/nodemeta.ts). */
+export const MAX_POOLS = 64;
+/** The top-level [[backends]]: the pool every request no route matches goes to. */
+export const DEFAULT_POOL = "default";
+
+/** A [[pools]] table's own keys; its [[pools.backends]] are resolved like the top-level ones. */
+export type PoolEntry = Pick<PoolConfig, "name">;
+
+export const POOLS: { key: "pools"; reload: ReloadRule; fields: Fields<PoolEntry> } = {
+  key: "pools",
+  // Like backends: added pools are checked before they get traffic, removed ones finish their requests.
+  reload: "live",
+  fields: {
+    name: { key: "name", type: { kind: "string", nonEmpty: true }, required: true, reload: "live", doc: `the service's name across the cluster (1–${POOL_NAME_MAX} of a-z 0-9 . _ -)` },
+  },
+};
+
+export const ROUTES: { key: "routes"; reload: ReloadRule; fields: Fields<RouteConfig> } = {
+  key: "routes",
+  reload: "live",
+  fields: {
+    host: { key: "host", type: { kind: "string", nonEmpty: true }, reload: "live", doc: 'exact host ("api.example.com") or wildcard ("*.example.com"); omitted = any host' },
+    pathPrefix: { key: "path_prefix", type: { kind: "string", nonEmpty: true }, default: () => "/", reload: "live", doc: 'path prefix, matched on segment boundaries ("/v1" matches /v1 and /v1/x, not /v10)' },
+    pool: { key: "pool", type: { kind: "string", nonEmpty: true }, required: true, reload: "live", doc: "pool that serves the route (it may have backends on other nodes only)" },
+    stripPrefix: { key: "strip_prefix", type: { kind: "bool" }, default: () => false, reload: "live", doc: "the backend sees the path without the prefix" },
+  },
+};
+
 /**
  * Calls `fn` once per section with its spec and how to read that section from a Config: a loop over
  * the sections that stays typed (a plain loop would mix the sections' types).
@@ -223,10 +253,30 @@ export interface BackendConfig {
   port: number;
 }
 
+export interface PoolConfig {
+  name: string;
+  /** This node's backends for the pool; may be empty (other nodes serve it). */
+  backends: BackendConfig[];
+}
+
+export interface RouteConfig {
+  /** Lower-case exact host or "*.suffix"; undefined = any host. */
+  host?: string;
+  /** Starts with "/"; matched on segment boundaries. */
+  pathPrefix: string;
+  pool: string;
+  stripPrefix: boolean;
+}
+
 export interface Config {
   cluster: ClusterConfig;
   proxy: ProxyConfig;
   health: HealthConfig;
   admin: AdminConfig;
+  /** The top-level [[backends]]: this node's backends for the pool "default". */
   backends: BackendConfig[];
+  /** Every pool this node has backends for or declares, the default pool (when there is one) first. */
+  pools: PoolConfig[];
+  /** [[routes]] as written (file order; matching order is by specificity, see routing/routes.ts). */
+  routes: RouteConfig[];
 }

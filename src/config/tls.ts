@@ -5,6 +5,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { errorCodeOrMessage } from "../netutil.ts";
+import { isTable, type Table } from "./table.ts";
 
 export interface CertPair {
   /** SNI name this pair answers for; undefined = the default certificate. */
@@ -19,12 +20,7 @@ export interface TlsConfig {
   redirectPort?: number;
 }
 
-type Table = Record<string, unknown>;
 type Issue = { path: string; message: string };
-
-function isTable(v: unknown): v is Table {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
-}
 
 /** Reads a PEM file; pushes an issue and returns undefined when it cannot. */
 function readPem(path: unknown, at: string, issues: Issue[]): string | undefined {

@@ -1,4 +1,4 @@
-// Publishes our healthy backend count in gossip metadata. Changes go out quickly (well within a
+// Publishes our healthy backend counts (per pool) in gossip metadata. Changes go out quickly (well within a
 // gossip round) but at most once per `minGapMs`, so a flapping backend costs a few broadcasts per
 // second at most; a value equal to what was last announced is not re-sent.
 
@@ -63,8 +63,14 @@ export class MetaPublisher {
     this.timer = null;
     const w = this.wanted;
     const a = this.announced;
-    if (!this.sink || (a && w.healthy === a.healthy && w.proxyPort === a.proxyPort)) return;
+    if (!this.sink || (a && sameMeta(a, w))) return;
     this.sink.updateNode();
     this.sent++;
   };
+}
+
+function sameMeta(a: NodeMeta, b: NodeMeta): boolean {
+  if (a.healthy !== b.healthy || a.proxyPort !== b.proxyPort || a.pools.size !== b.pools.size) return false;
+  for (const [id, n] of a.pools) if (b.pools.get(id) !== n) return false;
+  return true;
 }

@@ -2,7 +2,7 @@
 // up/down state with rise/fall thresholds. Every transition is an event carrying the healthy count,
 // which the routing snapshot and (later) the gossip metadata follow.
 
-import type { BackendConfig, HealthConfig } from "../config/schema.ts";
+import { type BackendConfig, DEFAULT_POOL, type HealthConfig } from "../config/schema.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { type Timeout, type TimingWheel, wheel as defaultWheel } from "../timer/wheel.ts";
 import { type ProbeResult, tcpProbe } from "./probe.ts";
@@ -10,6 +10,8 @@ import { type ProbeResult, tcpProbe } from "./probe.ts";
 export type HealthStatus = "unknown" | "up" | "down";
 
 export interface BackendHealth {
+  /** The pool this backend serves. */
+  pool: string;
   address: string;
   host: string;
   port: number;
@@ -38,6 +40,8 @@ export interface HealthCheckerOptions {
   wheel?: TimingWheel;
   prober?: Prober;
   logger?: Logger;
+  /** Pool the backends belong to (default: "default"). */
+  pool?: string;
 }
 
 interface Entry {
@@ -57,12 +61,14 @@ export class HealthChecker {
   private running = false;
   private healthy = 0;
   private transitionCount = 0;
+  private readonly pool: string;
 
   constructor(
     backends: readonly BackendConfig[],
     private cfg: HealthConfig,
     opts: HealthCheckerOptions = {},
   ) {
+    this.pool = opts.pool ?? DEFAULT_POOL;
     this.entries = backends.map((b) => this.newEntry(b));
     this.wheel = opts.wheel ?? defaultWheel;
     this.prober = opts.prober ?? tcpProbe;
@@ -71,7 +77,7 @@ export class HealthChecker {
 
   private newEntry(b: BackendConfig): Entry {
     const e: Entry = {
-      state: { address: b.address, host: b.host, port: b.port, status: "unknown", lastCheck: null, lastError: null, failures: 0, passes: 0, fails: 0 },
+      state: { pool: this.pool, address: b.address, host: b.host, port: b.port, status: "unknown", lastCheck: null, lastError: null, failures: 0, passes: 0, fails: 0 },
       timer: null,
       removed: false,
     };
@@ -201,7 +207,7 @@ export class HealthChecker {
     if (to === "up") this.healthy++;
     this.transitionCount++;
     const change: HealthChange = { backend: s, from, to, reason, healthyCount: this.healthy };
-    const fields = { backend: s.address, from, to, reason, healthy: this.healthy, total: this.entries.length, error: s.lastError ?? undefined };
+    const fields = { pool: this.pool, backend: s.address, from, to, reason, healthy: this.healthy, total: this.entries.length, error: s.lastError ?? undefined };
     if (to === "up") this.log.info("backend up", fields);
     else this.log.warn("backend down", fields);
     for (const fn of this.listeners) {

@@ -3,7 +3,7 @@
 
 import type { Server } from "bun";
 import type { AttemptSignal, UpstreamRequest } from "./forward.ts";
-import { prepareRequestHeaders } from "./headers.ts";
+import { POOL_HEADER, prepareRequestHeaders } from "./headers.ts";
 import type { ClientHead, ForwardingInfo } from "./request-head.ts";
 import type { Selection } from "./selection.ts";
 import type { TargetStats } from "./stats.ts";
@@ -19,6 +19,8 @@ export class ProxyContext implements UpstreamRequest {
   body: ReadableStream<Uint8Array> | null = null;
   /** Attempts made so far. */
   attempts = 0;
+  /** Attempts a peer answered with "no healthy backend here" (nothing was served). */
+  peersWithNone = 0;
   /** Whether any attempt may have reached an upstream (otherwise nothing was served anywhere). */
   sent = false;
   /** The body could not be given to another attempt (its start was not kept). */
@@ -26,13 +28,16 @@ export class ProxyContext implements UpstreamRequest {
   /** The current attempt's counters and start time. */
   targetStats: TargetStats | null = null;
   t0 = 0;
-  /** The upstream's fields, serialised once for the pooled client. */
-  readonly fields: OutgoingFields;
   private headersPrepared = false;
+  private readonly head: ClientHead;
+  private toPeer: OutgoingFields | null = null;
 
   constructor(
     readonly req: Request,
     readonly server: Server<unknown>,
+    /** The pool the request was routed to (a peer is told, so it need not route again). */
+    readonly pool: string,
+    /** Path and query as the upstream gets them (a route may have stripped its prefix). */
     readonly path: string,
     /** The request came from a cluster member: served here, never forwarded again. */
     readonly fromMember: boolean,
@@ -45,7 +50,13 @@ export class ProxyContext implements UpstreamRequest {
   ) {
     this.method = req.method;
     this.idempotent = IDEMPOTENT.has(this.method);
-    this.fields = head.forUpstream(info);
+    this.head = head.forUpstream(info);
+  }
+
+  /** The upstream's fields, serialised (pooled client): a peer is also told the pool. */
+  get fields(): OutgoingFields {
+    if (this.local) return this.head;
+    return (this.toPeer ??= { lines: `${this.head.lines}${POOL_HEADER}: ${this.pool}\r\n`, hasHost: this.head.hasHost, contentLength: this.head.contentLength });
   }
 
   /** The request's Headers prepared for the upstream (fetch); made on first use, the pooled path never needs it. */
@@ -55,6 +66,8 @@ export class ProxyContext implements UpstreamRequest {
       this.headersPrepared = true;
       prepareRequestHeaders(h, this.info);
     }
+    if (this.local) h.delete(POOL_HEADER);
+    else h.set(POOL_HEADER, this.pool);
     return h;
   }
 

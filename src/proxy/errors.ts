@@ -11,9 +11,10 @@ export function requestId(): string {
   return `${bootId}-${seq.toString(36)}`;
 }
 
-export type ProxyErrorKind = "no_backend" | "bad_gateway" | "timeout" | "too_large" | "bad_request" | "not_allowed" | "client_timeout" | "client_closed";
+export type ProxyErrorKind = "not_routed" | "no_backend" | "bad_gateway" | "timeout" | "too_large" | "bad_request" | "not_allowed" | "client_timeout" | "client_closed";
 
 const STATUS: Record<ProxyErrorKind, number> = {
+  not_routed: 404,
   no_backend: 503,
   bad_gateway: 502,
   timeout: 504,
@@ -26,6 +27,7 @@ const STATUS: Record<ProxyErrorKind, number> = {
 };
 
 const TEXT: Record<ProxyErrorKind, string> = {
+  not_routed: "no route for this host and path",
   no_backend: "no healthy backend is available",
   bad_gateway: "the backend could not be reached or failed",
   timeout: "the backend did not answer in time",

@@ -10,6 +10,9 @@ export const NO_BACKEND_HEADER = "x-clusterclub-no-backend";
 /** Fields only ClusterClub nodes set (this prefix); never accepted from clients nor shown to them. */
 export const INTERNAL_PREFIX = "x-clusterclub-";
 
+/** On a request forwarded to a peer: the pool the entry node routed it to (trusted only from members). */
+export const POOL_HEADER = "x-clusterclub-pool";
+
 /** Removes hop-by-hop fields, including every field named in `Connection` (never Host). */
 export function stripHopByHop(h: Headers): void {
   const conn = h.get("connection");

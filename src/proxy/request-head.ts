@@ -4,7 +4,7 @@
 // lines as they are; fetch and WebSocket upstreams get the same rules applied to a Headers
 // (prepareRequestHeaders), so both paths forward the same fields.
 
-import { INTERNAL_PREFIX } from "./headers.ts";
+import { INTERNAL_PREFIX, POOL_HEADER } from "./headers.ts";
 import type { OutgoingFields } from "./upstream/client.ts";
 import { connectionListed, isHopByHop } from "./upstream/hopbyhop.ts";
 
@@ -27,6 +27,8 @@ export class ClientHead implements OutgoingFields {
   xff: string | null = null;
   xfp: string | null = null;
   xfh: string | null = null;
+  /** The pool a forwarding member routed this request to (kept apart: never passed on as sent). */
+  pool: string | null = null;
   /** End-to-end fields other than the ones above, as "name: value\r\n" lines. */
   plain = "";
   /** Internal fields, kept apart: only a member's request may carry them on. */
@@ -105,6 +107,9 @@ function visit(value: string, name: string): void {
     case 17:
       if (name === "transfer-encoding") return void (s.transferEncoding = value);
       if (name === "x-forwarded-proto") return void (s.xfp = value);
+      break;
+    case 18:
+      if (name === POOL_HEADER) return void (s.pool = value);
       break;
   }
   if (isHopByHop(name)) return;

@@ -1,8 +1,9 @@
-// One request's walk through the two tiers: a node by weight (or only this node for a member's
-// request), then a backend on it; targets that failed are excluded from the next pick.
+// One request's walk through the two tiers of its pool: a node by its weight for the pool (or only
+// this node for a member's request), then a backend of the pool on it; targets that failed are
+// excluded from the next pick.
 // The current pick lives in fields, so a request allocates one object whatever its retries.
 
-import type { Router } from "../routing/router.ts";
+import type { PoolRouter } from "../routing/router.ts";
 import type { UpstreamTarget } from "./upstream/client.ts";
 
 const NO_TARGET: UpstreamTarget = { host: "", port: 0 };
@@ -22,7 +23,8 @@ export class Selection {
   private triedNodes: Set<string> | undefined;
 
   constructor(
-    private readonly router: Router,
+    /** The request's pool; undefined when no node is known to serve it (nothing to pick). */
+    private readonly pool: PoolRouter | undefined,
     private readonly selfName: string,
     /** A member's request: local backends only, never another hop. */
     private readonly localOnly: boolean,
@@ -30,11 +32,13 @@ export class Selection {
 
   /** Picks the next target; false when no node can serve any more. */
   next(): boolean {
+    const pool = this.pool;
+    if (pool === undefined) return false;
     for (;;) {
-      const node = this.localOnly ? null : this.router.pickNode(this.triedNodes);
+      const node = this.localOnly ? null : pool.pickNode(this.triedNodes);
       if (node === undefined) return false;
       if (node === null) {
-        const b = this.router.pickBackend(this.triedBackends);
+        const b = pool.pickBackend(this.triedBackends);
         if (!b) {
           if (this.localOnly) return false;
           // Every local backend failed this request: this node is out of the running.
@@ -55,6 +59,11 @@ export class Selection {
       this.target = node;
       return true;
     }
+  }
+
+  /** The pool's name ("" when the request's pool is unknown here). */
+  get poolName(): string {
+    return this.pool?.name ?? "";
   }
 
   /** The current pick failed: never pick it again for this request. */

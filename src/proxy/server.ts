@@ -1,6 +1,6 @@
-// The data plane: Bun.serve in, two-tier selection from the current routing snapshot, an upstream
-// attempt out (forward.ts), with failover. Steps, in order: admit → choose (node, then backend) →
-// attempt/retry → answer, around one ProxyContext per request.
+// The data plane: Bun.serve in, a route to a pool, two-tier selection within the pool from the current
+// routing snapshot, an upstream attempt out (forward.ts), with failover. Steps, in order: admit → route
+// → choose (node, then backend) → attempt/retry → answer, around one ProxyContext per request.
 
 import type { Server } from "bun";
 import type { ProxyConfig } from "../config/schema.ts";
@@ -8,7 +8,8 @@ import type { RoutingSnapshot } from "../routing/snapshot.ts";
 import type { DataPlane } from "./dataplane.ts";
 import { idleTimeoutSeconds } from "../netutil.ts";
 import type { Logger } from "../log.ts";
-import type { Router } from "../routing/router.ts";
+import type { PoolRouter, Router } from "../routing/router.ts";
+import { upstreamPath } from "../routing/routes.ts";
 import type { TimingWheel } from "../timer/wheel.ts";
 import { type ErrorResponseOptions, errorResponse, type ProxyErrorKind, requestId } from "./errors.ts";
 import { refusal } from "./admit.ts";
@@ -33,8 +34,8 @@ export interface ProxyDeps {
   stats: ProxyStats;
   wheel: TimingWheel;
   log: Logger;
-  /** Passive health: a local backend refused or could not be reached. */
-  onConnectFailure(backendAddress: string, code: string): void;
+  /** Passive health: a local backend of `pool` refused or could not be reached. */
+  onConnectFailure(pool: string, backendAddress: string, code: string): void;
   /** Seconds for Retry-After on 503. */
   retryAfterS: number;
   /** TLS options for forwarding to peers over https (cluster.tls). */
@@ -187,11 +188,12 @@ export class ProxyServer implements DataPlane {
     this.peers.close();
   }
 
-  private stats(name: string): TargetStats {
-    let t = this.targetStats.get(name);
+  private stats(pool: string, name: string): TargetStats {
+    const key = pool + " " + name;
+    let t = this.targetStats.get(key);
     if (!t) {
-      t = this.d.stats.target(name);
-      this.targetStats.set(name, t);
+      t = this.d.stats.target(pool, name);
+      this.targetStats.set(key, t);
     }
     return t;
   }
@@ -203,7 +205,7 @@ export class ProxyServer implements DataPlane {
     return res;
   }
 
-  /** Admit: refuse what must not be forwarded, decide trust, then forward (or tunnel a WebSocket). */
+  /** Admit: refuse what must not be forwarded, decide trust, route to a pool, then forward (or tunnel a WebSocket). */
   handle(req: Request, server: Server<TunnelData>): Response | Promise<Response | undefined> {
     const d = this.d;
     const method = req.method;
@@ -217,12 +219,34 @@ export class ProxyServer implements DataPlane {
     // Only a member's own address vouches for its X-Forwarded-* and internal headers: a Via naming a
     // member can be forged by any client and must cost it balancing, nothing more.
     const info: ForwardingInfo = { clientIp, proto: this.proto, via: this.via, trusted: fromMember && router.isMemberAddress(clientIp) };
-    const sel = new Selection(router, d.nodeName, fromMember);
+    let path = pathOf(req.url);
+    let poolName: string;
+    let pool: PoolRouter | undefined;
+    if (info.trusted && head.pool !== null) {
+      // The entry node routed it (and rewrote the path): serve that pool, whatever our own routes say.
+      poolName = head.pool;
+      pool = router.pool(poolName);
+    } else {
+      const route = router.match(head.host, path);
+      if (route === undefined) return this.local("not_routed");
+      poolName = route.pool;
+      pool = router.pool(poolName);
+      path = upstreamPath(route, path);
+    }
+    const sel = new Selection(pool, d.nodeName, fromMember);
     if (method === "GET" && head.upgrade !== null && head.upgrade.toLowerCase() === "websocket") {
       // The client's handshake fields must stay on `req` for Bun's upgrade; the upstream gets a prepared copy.
       const upstreamHeaders = new Headers(req.headers);
       prepareRequestHeaders(upstreamHeaders, info);
-      return this.websockets.upgrade(req, upstreamHeaders, server, sel, pathOf(req.url), d.cfg.responseTimeoutMs, d.peerTls, d.onConnectFailure);
+      return this.websockets.upgrade(req, server, {
+        headers: upstreamHeaders,
+        sel,
+        pool: poolName,
+        path,
+        timeoutMs: d.cfg.responseTimeoutMs,
+        peerTls: d.peerTls,
+        onConnectFailure: d.onConnectFailure,
+      });
     }
     const body = method === "GET" || method === "HEAD" ? null : req.body;
     // A body can be replayed to another target after a connect failure; one that may take long
@@ -235,7 +259,7 @@ export class ProxyServer implements DataPlane {
       upload = new RequestBody(body, server, req, d.cfg.idleTimeoutMs, d.wheel, watched);
     }
     const signal = new AttemptSignal(req.signal);
-    return this.forward(new ProxyContext(req, server, pathOf(req.url), fromMember, sel, signal, upload, head, info));
+    return this.forward(new ProxyContext(req, server, poolName, path, fromMember, sel, signal, upload, head, info));
   }
 
   /**
@@ -275,7 +299,7 @@ export class ProxyServer implements DataPlane {
     }
     if (ctx.attempts > 0) this.d.stats.recordRetry();
     ctx.attempts++;
-    ctx.targetStats = this.stats(sel.name);
+    ctx.targetStats = this.stats(ctx.pool, sel.name);
     const t0 = performance.now();
     ctx.t0 = t0;
     ctx.signal.begin(this.deadlines.list(this.d.cfg.responseTimeoutMs), t0, ctx.upload);
@@ -288,6 +312,7 @@ export class ProxyServer implements DataPlane {
     if (!ctx.local && r.status === 503 && r.headers.has(NO_BACKEND_HEADER)) {
       // The peer has nothing healthy after all: nothing was served, pick another node.
       void r.body?.cancel();
+      ctx.peersWithNone++;
       ctx.sel.exclude();
       return null;
     }
@@ -308,8 +333,9 @@ export class ProxyServer implements DataPlane {
   /** Nothing left to try. */
   private exhausted(ctx: ProxyContext): Response {
     if (ctx.bodyLost) return this.giveUp(ctx, "bad_gateway");
-    // Nothing healthy here, or nothing reachable: a forwarding peer may safely try another node.
-    if (ctx.attempts === 0 || (ctx.fromMember && !ctx.sent)) {
+    // Nothing healthy here or at the peers tried (their gossip was behind), or nothing reachable for a
+    // forwarding peer, which may then safely try another node.
+    if (ctx.attempts === ctx.peersWithNone || (ctx.fromMember && !ctx.sent)) {
       return this.giveUp(ctx, "no_backend", { retryAfterS: this.d.retryAfterS, markNoBackend: ctx.fromMember });
     }
     return this.giveUp(ctx, "bad_gateway");
@@ -328,7 +354,7 @@ export class ProxyServer implements DataPlane {
         return this.giveUp(ctx, "bad_request", { detail: f.code });
       case "connect":
         // The only passive signal about a backend's health: its socket could not be opened.
-        if (ctx.sel.backendIndex >= 0) this.d.onConnectFailure(ctx.sel.name, f.code);
+        if (ctx.sel.backendIndex >= 0) this.d.onConnectFailure(ctx.pool, ctx.sel.name, f.code);
         break;
       case "unsent":
         break;

@@ -1,5 +1,5 @@
-// Request counters the admin API exposes. Each target (local backend or peer node) gets its slots
-// once; the request path only bumps numbers.
+// Request counters the admin API exposes. Each target (local backend or peer node) of each pool gets
+// its slots once; the request path only bumps numbers.
 
 import { CallbackGauge, Counter, Histogram, type HistogramSnapshot, LATENCY_BUCKETS_S, type Registry } from "../metrics/index.ts";
 
@@ -7,7 +7,7 @@ const CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"] as const;
 
 /** Everything a worker process counted, sent to the primary to be summed (plain data for IPC). */
 export interface StatsDump {
-  targets: [name: string, byClass: number[], errors: number][];
+  targets: [pool: string, name: string, byClass: number[], errors: number][];
   local: [status: number, count: number][];
   latency: HistogramSnapshot;
   retries: number;
@@ -20,12 +20,13 @@ export interface TargetStats {
 }
 
 export class ProxyStats {
-  readonly requests = new Counter("clusterclub_requests_total", "Proxied requests by upstream target and status class");
-  readonly upstreamErrors = new Counter("clusterclub_upstream_errors_total", "Failed upstream attempts by target and kind");
+  readonly requests = new Counter("clusterclub_requests_total", "Proxied requests by pool, upstream target and status class");
+  readonly upstreamErrors = new Counter("clusterclub_upstream_errors_total", "Failed upstream attempts by pool and target");
   readonly localAnswers = new Counter("clusterclub_local_responses_total", "Answers made by the node itself, by status");
   readonly latency = new Histogram("clusterclub_upstream_response_seconds", "Time from forwarding to upstream response headers", LATENCY_BUCKETS_S);
   readonly retries = new Counter("clusterclub_retries_total", "Requests sent to another target after a failed attempt");
-  private readonly targets = new Map<string, TargetStats>();
+  /** Keyed by "<pool> <target>" (a pool name has no space). */
+  private readonly targets = new Map<string, TargetStats & { pool: string; name: string }>();
   private readonly localSlots = new Map<number, { value: number }>();
   private readonly retrySlot = this.retries.slot();
   /** Requests being proxied now; set by whoever owns the listener(s). */
@@ -40,14 +41,17 @@ export class ProxyStats {
     reg.add(new CallbackGauge("clusterclub_requests_in_flight", "Requests being proxied now", () => [{ labels: {}, value: this.readInFlight() }]));
   }
 
-  target(name: string): TargetStats {
-    let t = this.targets.get(name);
+  target(pool: string, name: string): TargetStats {
+    const key = pool + " " + name;
+    let t = this.targets.get(key);
     if (!t) {
       t = {
-        byClass: CLASSES.map((c) => this.requests.slot({ target: name, class: c })),
-        errors: this.upstreamErrors.slot({ target: name }),
+        pool,
+        name,
+        byClass: CLASSES.map((c) => this.requests.slot({ pool, target: name, class: c })),
+        errors: this.upstreamErrors.slot({ pool, target: name }),
       };
-      this.targets.set(name, t);
+      this.targets.set(key, t);
     }
     return t;
   }
@@ -60,7 +64,7 @@ export class ProxyStats {
 
   dump(): StatsDump {
     return {
-      targets: [...this.targets].map(([name, t]) => [name, t.byClass.map((s) => s.value), t.errors.value]),
+      targets: [...this.targets.values()].map((t) => [t.pool, t.name, t.byClass.map((s) => s.value), t.errors.value]),
       local: [...this.localSlots].map(([status, s]) => [status, s.value]),
       latency: this.latency.snapshot(),
       retries: this.retrySlot.value,
@@ -70,10 +74,10 @@ export class ProxyStats {
 
   /** Adds what a worker counted since its previous dump (`prev` undefined: since it started). */
   addDelta(prev: StatsDump | undefined, next: StatsDump): void {
-    const before = new Map(prev?.targets.map(([n, c, e]) => [n, { c, e }]) ?? []);
-    for (const [name, byClass, errors] of next.targets) {
-      const t = this.target(name);
-      const p = before.get(name);
+    const before = new Map(prev?.targets.map(([pool, n, c, e]) => [pool + " " + n, { c, e }]) ?? []);
+    for (const [pool, name, byClass, errors] of next.targets) {
+      const t = this.target(pool, name);
+      const p = before.get(pool + " " + name);
       byClass.forEach((v, i) => {
         t.byClass[i]!.value += v - (p?.c[i] ?? 0);
       });

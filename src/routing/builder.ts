@@ -1,16 +1,26 @@
-// Builds a routing snapshot from the control plane's state: local health and the member table.
-// Pure, so the rules (who gets traffic, whose requests stay local) are tested without sockets.
+// Builds a routing snapshot from the control plane's state: local health per pool, the routes and
+// the member table. Pure, so the rules (who gets traffic for which pool, whose requests stay local)
+// are tested without sockets.
 
 import type { Member } from "../cluster/index.ts";
-import { decodeNodeMeta } from "../control/nodemeta.ts";
+import { DEFAULT_POOL, type RouteConfig } from "../config/schema.ts";
+import { decodeNodeMeta, type NodeMeta, poolId } from "../control/nodemeta.ts";
 import { formatHostPort } from "../netutil.ts";
 import type { BackendHealth } from "../health/checker.ts";
-import type { PeerNode, RoutingSnapshot } from "./snapshot.ts";
+import { fallbackPool } from "./routes.ts";
+import type { PeerNode, PoolSnapshot, RoutingSnapshot } from "./snapshot.ts";
+
+export interface LocalPool {
+  name: string;
+  backends: readonly Readonly<BackendHealth>[];
+}
 
 export interface SnapshotInputs {
   version: number;
   nodeName: string;
-  backends: readonly Readonly<BackendHealth>[];
+  /** This node's pools with their backends' health (the default pool, when configured, among them). */
+  pools: readonly LocalPool[];
+  routes: readonly RouteConfig[];
   /** The member table (self included), or empty when there is no cluster. */
   members: readonly Member[];
   /** Called for a peer whose metadata cannot be used (it then counts as 0 backends). */
@@ -19,8 +29,14 @@ export interface SnapshotInputs {
   peerScheme?: "http" | "https";
 }
 
+/** A peer's healthy count for a pool, from its metadata. */
+export function peerCount(meta: NodeMeta, pool: string): number {
+  return pool === DEFAULT_POOL ? meta.healthy : (meta.pools.get(poolId(pool)) ?? 0);
+}
+
 export function buildSnapshot(i: SnapshotInputs): RoutingSnapshot {
   const peers: PeerNode[] = [];
+  const metas: NodeMeta[] = [];
   const memberAddresses = new Set<string>();
   const memberNames: string[] = [];
   const aliveAddresses: string[] = [];
@@ -38,21 +54,23 @@ export function buildSnapshot(i: SnapshotInputs): RoutingSnapshot {
       i.onInvalidMeta?.(m, meta.reason);
       continue;
     }
-    if (meta.meta.healthy === 0) continue;
     peers.push({
       name: m.name,
       address: m.address,
       host: m.address,
       port: meta.meta.proxyPort,
       proxyPort: meta.meta.proxyPort,
-      weight: meta.meta.healthy,
       origin: `${i.peerScheme ?? "http"}://${formatHostPort(m.address, meta.meta.proxyPort)}`,
     });
+    metas.push(meta.meta);
   }
-  return {
-    version: i.version,
-    nodeName: i.nodeName,
-    backends: i.backends.map((b, index) => ({
+  // Our pools, then the ones only our routes name (other nodes serve those).
+  const names = [...i.pools.map((p) => p.name)];
+  for (const r of i.routes) if (!names.includes(r.pool)) names.push(r.pool);
+  const own = new Map(i.pools.map((p) => [p.name, p.backends]));
+  const pools: PoolSnapshot[] = names.map((name) => ({
+    name,
+    backends: (own.get(name) ?? []).map((b, index) => ({
       index,
       address: b.address,
       host: b.host,
@@ -60,6 +78,17 @@ export function buildSnapshot(i: SnapshotInputs): RoutingSnapshot {
       origin: `http://${formatHostPort(b.host, b.port)}`,
       healthy: b.status === "up",
     })),
+    peers: metas.flatMap((meta, peer) => {
+      const weight = peerCount(meta, name);
+      return weight > 0 ? [{ peer, weight }] : [];
+    }),
+  }));
+  return {
+    version: i.version,
+    nodeName: i.nodeName,
+    pools,
+    routes: [...i.routes],
+    fallbackPool: fallbackPool(names.filter((n) => own.has(n))),
     peers,
     memberAddresses: [...memberAddresses],
     memberNames,

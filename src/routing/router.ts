@@ -1,54 +1,57 @@
-// The data plane's view of a routing snapshot: derived lookup structures, built once per snapshot,
-// and the two selection steps (node by weight, then backend round-robin).
+// The data plane's view of a routing snapshot: derived lookup structures, built once per snapshot —
+// the route table, and per pool the two selection steps (node by weight, then backend round-robin).
 
-import type { LocalBackend, PeerNode, RoutingSnapshot } from "./snapshot.ts";
+import { RouteTable, type Route } from "./routes.ts";
+import type { LocalBackend, PeerNode, PoolSnapshot, RoutingSnapshot } from "./snapshot.ts";
 
 /** A node choice: null = this node (serve from local backends), else a peer. */
 export type NodeChoice = PeerNode | null;
 
-export class Router {
-  private snap: RoutingSnapshot;
-  private healthy: LocalBackend[] = [];
+/** One pool's selection state: round-robin over its healthy local backends, smooth WRR over nodes. */
+export class PoolRouter {
+  readonly name: string;
+  private readonly healthy: LocalBackend[];
   private rr = 0;
-  private memberAddrs = new Set<string>();
-  private viaTokens: string[] = [];
   // Smooth weighted round-robin state: candidates[0] is self (null), then peers.
-  private candidates: NodeChoice[] = [];
-  private weights: number[] = [];
-  private current: number[] = [];
-  private totalWeight = 0;
+  private readonly candidates: NodeChoice[] = [null];
+  private readonly weights: number[];
+  private readonly current: number[];
 
-  constructor(snapshot: RoutingSnapshot) {
-    this.snap = snapshot;
-    this.install(snapshot);
-  }
-
-  get snapshot(): RoutingSnapshot {
-    return this.snap;
-  }
-
-  install(s: RoutingSnapshot): void {
-    const prevCurrent = new Map<string, number>();
-    this.candidates.forEach((c, i) => prevCurrent.set(c ? c.name : "", this.current[i] ?? 0));
-    this.snap = s;
-    this.healthy = s.backends.filter((b) => b.healthy);
-    this.memberAddrs = new Set(s.memberAddresses);
-    this.viaTokens = s.memberNames.filter((n) => n !== s.nodeName);
-    this.candidates = [null];
+  constructor(
+    p: PoolSnapshot,
+    peers: readonly PeerNode[],
+    private readonly selfName: string,
+    /** Credit each node had in this pool under the previous snapshot, by node name ("" = self). */
+    credit: ReadonlyMap<string, number> | undefined,
+  ) {
+    this.name = p.name;
+    this.healthy = p.backends.filter((b) => b.healthy);
     this.weights = [this.healthy.length];
-    for (const p of s.peers) {
-      if (p.weight > 0 && p.name !== s.nodeName) {
-        this.candidates.push(p);
-        this.weights.push(p.weight);
+    for (const w of p.peers) {
+      const node = peers[w.peer];
+      if (node && w.weight > 0 && node.name !== selfName) {
+        this.candidates.push(node);
+        this.weights.push(w.weight);
       }
     }
     // Keep each node's accumulated credit across snapshots so a change does not restart the cycle.
-    this.current = this.candidates.map((c) => prevCurrent.get(c ? c.name : "") ?? 0);
-    this.totalWeight = this.weights.reduce((a, b) => a + b, 0);
+    this.current = this.candidates.map((c) => credit?.get(c ? c.name : "") ?? 0);
+  }
+
+  /** Credit by node name, for the next snapshot's PoolRouter. */
+  credits(): Map<string, number> {
+    return new Map(this.candidates.map((c, i) => [c ? c.name : "", this.current[i] ?? 0]));
   }
 
   get healthyCount(): number {
     return this.healthy.length;
+  }
+
+  /** Weight of a node in this pool (its published healthy count; ours for self), 0 if it has none. */
+  weightOf(nodeName: string): number {
+    if (nodeName === this.selfName) return this.weights[0]!;
+    const i = this.candidates.findIndex((c) => c !== null && c.name === nodeName);
+    return i < 0 ? 0 : this.weights[i]!;
   }
 
   /** Round-robin over healthy local backends, skipping `exclude` (already tried). */
@@ -71,14 +74,14 @@ export class Router {
    */
   pickNode(excludeNames?: ReadonlySet<string>): NodeChoice | undefined {
     const n = this.candidates.length;
-    if (n === 1) return this.weights[0]! > 0 && !excludeNames?.has(this.snap.nodeName) ? null : undefined;
+    if (n === 1) return this.weights[0]! > 0 && !excludeNames?.has(this.selfName) ? null : undefined;
     let best = -1;
     let total = 0;
     for (let i = 0; i < n; i++) {
       const w = this.weights[i]!;
       if (w <= 0) continue;
       const c = this.candidates[i]!;
-      if (excludeNames?.has(c ? c.name : this.snap.nodeName)) continue;
+      if (excludeNames?.has(c ? c.name : this.selfName)) continue;
       this.current[i]! += w;
       total += w;
       if (best < 0 || this.current[i]! > this.current[best]!) best = i;
@@ -86,6 +89,47 @@ export class Router {
     if (best < 0) return undefined;
     this.current[best]! -= total;
     return this.candidates[best]!;
+  }
+}
+
+export class Router {
+  private snap: RoutingSnapshot;
+  private pools = new Map<string, PoolRouter>();
+  private routes = new RouteTable([], undefined);
+  private memberAddrs = new Set<string>();
+  private viaTokens: string[] = [];
+
+  constructor(snapshot: RoutingSnapshot) {
+    this.snap = snapshot;
+    this.install(snapshot);
+  }
+
+  get snapshot(): RoutingSnapshot {
+    return this.snap;
+  }
+
+  install(s: RoutingSnapshot): void {
+    const prev = this.pools;
+    this.snap = s;
+    this.pools = new Map(s.pools.map((p) => [p.name, new PoolRouter(p, s.peers, s.nodeName, prev.get(p.name)?.credits())]));
+    this.routes = new RouteTable(s.routes, s.fallbackPool);
+    this.memberAddrs = new Set(s.memberAddresses);
+    this.viaTokens = s.memberNames.filter((n) => n !== s.nodeName);
+  }
+
+  /** The route for a request (Host as sent, path and query); undefined = no route and no default pool. */
+  match(host: string | null, path: string): Route | undefined {
+    return this.routes.match(host, path);
+  }
+
+  /** Routes in match order, the fallback last. */
+  routeOrder(): Route[] {
+    return this.routes.ordered();
+  }
+
+  /** A pool's selection state; undefined when this node knows no such pool (nobody serves it). */
+  pool(name: string): PoolRouter | undefined {
+    return this.pools.get(name);
   }
 
   /** True when the source IP is a member's address: only then are its forwarding headers trusted. */

@@ -2,8 +2,10 @@
 // process can receive it over IPC). The control plane builds a new one on every change and
 // swaps it in whole; the request path never waits on anything to decide.
 
+import type { RouteConfig } from "../config/schema.ts";
+
 export interface LocalBackend {
-  /** Index in the configured backend list (stable; keys health and metrics). */
+  /** Index in its pool's configured backend list (stable; keys health and metrics). */
   index: number;
   address: string;
   host: string;
@@ -20,16 +22,34 @@ export interface PeerNode {
   host: string;
   port: number;
   proxyPort: number;
-  /** Healthy backend count the peer publishes; 0 = gets no traffic. */
-  weight: number;
   origin: string;
+}
+
+/** A peer's weight for one pool: the healthy count it publishes for it (only peers above 0 are listed). */
+export interface PoolPeer {
+  /** Index into RoutingSnapshot.peers. */
+  peer: number;
+  weight: number;
+}
+
+/** One pool as this node sees it: its own backends, and the peers that have healthy ones. */
+export interface PoolSnapshot {
+  name: string;
+  /** This node's backends for the pool (none when only other nodes serve it). */
+  backends: LocalBackend[];
+  peers: PoolPeer[];
 }
 
 export interface RoutingSnapshot {
   version: number;
   nodeName: string;
-  backends: LocalBackend[];
-  /** Alive peers with their weights (suspect/dead peers are left out: they get no new traffic). */
+  /** Every pool this node knows by name: its own, and those its routes name. */
+  pools: PoolSnapshot[];
+  /** Normalised, tie-free routes (config order; the route table orders them by specificity). */
+  routes: RouteConfig[];
+  /** Pool for requests no route matches (this node's "default"), or undefined: they get 404. */
+  fallbackPool: string | undefined;
+  /** Alive peers with usable metadata (suspect/dead peers are left out: they get no new traffic). */
   peers: PeerNode[];
   /** Source addresses of known members (alive, suspect, recently dead): their requests are served locally only. */
   memberAddresses: string[];
@@ -40,5 +60,5 @@ export interface RoutingSnapshot {
 }
 
 export function emptySnapshot(nodeName: string): RoutingSnapshot {
-  return { version: 0, nodeName, backends: [], peers: [], memberAddresses: [], memberNames: [], aliveAddresses: [] };
+  return { version: 0, nodeName, pools: [], routes: [], fallbackPool: undefined, peers: [], memberAddresses: [], memberNames: [], aliveAddresses: [] };
 }

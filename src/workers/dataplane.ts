@@ -24,7 +24,7 @@ export interface DataPlaneDeps {
   wheel: TimingWheel;
   log: Logger;
   /** Passive health: a local backend refused or could not be reached. */
-  onConnectFailure(address: string, code: string): void;
+  onConnectFailure(pool: string, address: string, code: string): void;
 }
 
 export function createDataPlane(config: Config, d: DataPlaneDeps): DataPlane {

@@ -31,7 +31,7 @@ export interface WorkerPoolOptions {
   init: Omit<WorkerInit, "id" | "snapshot">;
   stats: ProxyStats;
   log: Logger;
-  onPassiveFailure(address: string, code: string): void;
+  onPassiveFailure(pool: string, address: string, code: string): void;
 }
 
 export class WorkerPool implements DataPlane {
@@ -141,7 +141,7 @@ export class WorkerPool implements DataPlane {
         s.ready = null;
         break;
       case "passive":
-        this.o.onPassiveFailure(msg.address, msg.code);
+        this.o.onPassiveFailure(msg.pool, msg.address, msg.code);
         break;
       case "stats":
       case "stopped":

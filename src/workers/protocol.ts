@@ -26,6 +26,6 @@ export type ToWorker =
 
 export type FromWorker =
   | { t: "ready"; port: number; redirectPort: number }
-  | { t: "passive"; address: string; code: string }
+  | { t: "passive"; pool: string; address: string; code: string }
   | { t: "stats"; dump: StatsDump; websockets: number }
   | { t: "stopped"; dump: StatsDump };

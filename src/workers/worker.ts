@@ -31,7 +31,7 @@ async function init(i: WorkerInit): Promise<void> {
     stats,
     wheel,
     log,
-    onConnectFailure: (address, code) => send({ t: "passive", address, code }),
+    onConnectFailure: (pool, address, code) => send({ t: "passive", pool, address, code }),
     retryAfterS: i.retryAfterS,
     peerTls: i.peerTls,
     peerConnectTimeoutMs: i.peerConnectTimeoutMs,

@@ -158,6 +158,11 @@ describe.skipIf(noChromium)("status page in Chromium", () => {
       expect(other).toContain("edge-2");
       expect(other).toContain("alive");
       expect(other).toContain("1 · 33 %");
+      // Pools: the default pool, healthy 2 here and 3 in the cluster, by member.
+      const pool = await page.locator("#pools tr").first().innerText();
+      expect(pool).toContain("default");
+      expect(pool).toContain("2 of 2");
+      expect(pool).toMatch(/edge-2 1/);
       // The HTML in the node's name was not parsed.
       expect(await page.evaluate(() => document.getElementById("injected"))).toBeNull();
       expect(await page.locator("#node").textContent()).toBe(NODE_NAME);

@@ -25,8 +25,8 @@ describe("TrafficSampler", () => {
   test("rates, error share and latency come from counter differences over the window", () => {
     const stats = new ProxyStats();
     const sampler = new TrafficSampler(stats, { windowS: 10 });
-    const a = stats.target("127.0.0.1:1");
-    const b = stats.target("node:peer");
+    const a = stats.target("default", "127.0.0.1:1");
+    const b = stats.target("default", "node:peer");
     // Traffic before the window must not count.
     for (let i = 0; i < 50; i++) stats.recordResponse(a, 200, 0.0005);
     sampler.sample(0);
@@ -60,7 +60,7 @@ describe("TrafficSampler", () => {
   test("the window slides: old seconds drop out; history is bounded", () => {
     const stats = new ProxyStats();
     const sampler = new TrafficSampler(stats, { windowS: 5, historyS: 8 });
-    const a = stats.target("x");
+    const a = stats.target("default", "x");
     sampler.sample(0);
     for (let s = 1; s <= 20; s++) {
       // A burst of 5xx in the first 5 seconds only.

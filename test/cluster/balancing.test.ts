@@ -133,7 +133,7 @@ describe("a peer that cannot serve after all", () => {
       health: 'interval = "30s"',
     });
     try {
-      await until(() => p1.router.snapshot.peers.some((p) => p.name === "p2" && p.weight === 1), 10_000);
+      await until(() => p1.router.pool("default")?.weightOf("p2") === 1, 10_000);
       await doomed.stop();
       let failed = 0;
       for (let i = 0; i < 20; i++) {

@@ -21,6 +21,8 @@ export interface TestNodeOptions {
   cluster?: string;
   /** The gossip transport, e.g. faultyNetTransport (default: the engine's sockets). */
   gossipTransport?: NodeOptions["gossipTransport"];
+  /** TOML tables appended after the backends, e.g. [[pools]] and [[routes]]. */
+  tables?: string;
   /** Changes the parsed config before the node starts (for values the config file cannot express). */
   configure?: (c: Config) => void;
 }
@@ -53,6 +55,7 @@ bind_address = "${o.bind ?? "127.0.0.1"}"
 [health]
 ${o.health ?? 'interval = "100ms"\ntimeout = "100ms"\nrise = 1\nfall = 1'}
 ${o.backends.map((b) => `[[backends]]\naddress = "${b}"`).join("\n")}
+${o.tables ?? ""}
 `;
   const config = parseConfig(toml, "test");
   o.configure?.(config);

@@ -133,7 +133,7 @@ describe("WebSocket through a peer node", () => {
       cluster: `peers = ["127.0.0.7:${p1.cluster!.port}"]\n${FAST_GOSSIP}`,
     });
     try {
-      await until(() => p1.router.snapshot.peers.some((p) => p.name === "w2" && p.weight === 1), 10_000);
+      await until(() => p1.router.pool("default")?.weightOf("w2") === 1, 10_000);
       const c = client(p1.url.replace("http:", "ws:") + "/ws");
       await c.opened;
       await c.waitFor(1);

@@ -1,26 +1,34 @@
 import { describe, expect, test } from "bun:test";
-import { Router, viaNames } from "../../src/routing/router.ts";
-import type { RoutingSnapshot } from "../../src/routing/snapshot.ts";
+import { type PoolRouter, Router, viaNames } from "../../src/routing/router.ts";
+import type { PoolSnapshot, RoutingSnapshot } from "../../src/routing/snapshot.ts";
 
-function snap(selfHealthy: number, peers: [string, number][]): RoutingSnapshot {
+const localBackends = (n: number, healthy: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    index: i,
+    address: `127.0.0.1:${1000 + i}`,
+    host: "127.0.0.1",
+    port: 1000 + i,
+    origin: `http://127.0.0.1:${1000 + i}`,
+    healthy: i < healthy,
+  }));
+
+/** Self with `selfHealthy` healthy default-pool backends; peers with their default-pool weights. */
+function snap(selfHealthy: number, peers: [string, number][], more: PoolSnapshot[] = []): RoutingSnapshot {
   return {
     version: 1,
     nodeName: "self",
-    backends: Array.from({ length: Math.max(selfHealthy, 1) }, (_, i) => ({
-      index: i,
-      address: `127.0.0.1:${1000 + i}`,
-      host: "127.0.0.1",
-      port: 1000 + i,
-      origin: `http://127.0.0.1:${1000 + i}`,
-      healthy: i < selfHealthy,
-    })),
-    peers: peers.map(([name, weight], i) => ({
+    pools: [
+      { name: "default", backends: localBackends(Math.max(selfHealthy, 1), selfHealthy), peers: peers.map(([, weight], peer) => ({ peer, weight })).filter((p) => p.weight > 0) },
+      ...more,
+    ],
+    routes: [],
+    fallbackPool: "default",
+    peers: peers.map(([name], i) => ({
       name,
       address: `198.18.0.${i + 2}`,
       host: `198.18.0.${i + 2}`,
       port: 8080,
       proxyPort: 8080,
-      weight,
       origin: `http://198.18.0.${i + 2}:8080`,
     })),
     memberAddresses: peers.map((_, i) => `198.18.0.${i + 2}`),
@@ -29,11 +37,12 @@ function snap(selfHealthy: number, peers: [string, number][]): RoutingSnapshot {
   };
 }
 
-const nameOf = (c: ReturnType<Router["pickNode"]>) => (c === undefined ? "none" : c === null ? "self" : c.name);
+const nameOf = (c: ReturnType<PoolRouter["pickNode"]>) => (c === undefined ? "none" : c === null ? "self" : c.name);
+const dflt = (r: Router) => r.pool("default")!;
 
 describe("router", () => {
   test("smooth weighted round-robin: 2:1:3 interleaves and matches weights exactly over a cycle", () => {
-    const r = new Router(snap(2, [["b", 1], ["c", 3]]));
+    const r = dflt(new Router(snap(2, [["b", 1], ["c", 3]])));
     const seq = Array.from({ length: 12 }, () => nameOf(r.pickNode()));
     const count = (n: string) => seq.filter((s) => s === n).length;
     expect([count("self"), count("b"), count("c")]).toEqual([4, 2, 6]);
@@ -46,25 +55,48 @@ describe("router", () => {
   });
 
   test("nodes with weight 0 get nothing; no weight anywhere gives undefined", () => {
-    const r = new Router(snap(0, [["b", 0], ["c", 2]]));
+    const r = dflt(new Router(snap(0, [["b", 0], ["c", 2]])));
     for (let i = 0; i < 5; i++) expect(nameOf(r.pickNode())).toBe("c");
-    expect(new Router(snap(0, [["b", 0]])).pickNode()).toBeUndefined();
+    expect(dflt(new Router(snap(0, [["b", 0]]))).pickNode()).toBeUndefined();
   });
 
   test("excluded nodes are skipped", () => {
-    const r = new Router(snap(1, [["b", 1]]));
+    const r = dflt(new Router(snap(1, [["b", 1]])));
     for (let i = 0; i < 4; i++) expect(nameOf(r.pickNode(new Set(["b"])))).toBe("self");
     expect(r.pickNode(new Set(["b", "self"]))).toBeUndefined();
   });
 
   test("backends round-robin over healthy ones only, skipping excluded", () => {
     const s = snap(3, []);
-    s.backends[1]!.healthy = false;
-    const r = new Router(s);
+    s.pools[0]!.backends[1]!.healthy = false;
+    const r = dflt(new Router(s));
     const seq = Array.from({ length: 4 }, () => r.pickBackend()!.index);
     expect(seq).toEqual([0, 2, 0, 2]);
     expect(r.pickBackend(new Set([0]))!.index).toBe(2);
     expect(r.pickBackend(new Set([0, 2]))).toBeUndefined();
+  });
+
+  test("each pool balances by its own weights: a node serving only one pool gets only that pool's requests", () => {
+    // self: 1 default backend; b: default 1; c: api 3; self: api 1.
+    const r = new Router(snap(1, [["b", 1], ["c", 0]], [{ name: "api", backends: localBackends(1, 1), peers: [{ peer: 1, weight: 3 }] }]));
+    const api = Array.from({ length: 8 }, () => nameOf(r.pool("api")!.pickNode()));
+    expect(api.filter((n) => n === "c").length).toBe(6);
+    expect(api.filter((n) => n === "self").length).toBe(2);
+    const def = Array.from({ length: 8 }, () => nameOf(dflt(r).pickNode()));
+    expect(new Set(def)).toEqual(new Set(["self", "b"]));
+    expect(r.pool("api")!.weightOf("c")).toBe(3);
+    expect(dflt(r).weightOf("c")).toBe(0);
+    expect(r.pool("web")).toBeUndefined();
+  });
+
+  test("a new snapshot keeps each node's credit in each pool (a change does not restart the cycle)", () => {
+    const r = new Router(snap(1, [["b", 2]]));
+    const first = Array.from({ length: 2 }, () => nameOf(dflt(r).pickNode()));
+    r.install(snap(1, [["b", 2]]));
+    const rest = Array.from({ length: 1 }, () => nameOf(dflt(r).pickNode()));
+    const seq = [...first, ...rest];
+    expect(seq.filter((n) => n === "b").length).toBe(2);
+    expect(seq.filter((n) => n === "self").length).toBe(1);
   });
 
   test("requests from member addresses or carrying a member's Via are recognised", () => {
