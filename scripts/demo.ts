@@ -1,9 +1,11 @@
 // `bun run demo`: two demo backends on :3003 and :3004 and a node in front of them on :8080
 // (config.example.toml), so a newcomer sees round-robin at once:  curl http://localhost:8080/
 //
-// `bun run demo --cluster`: a 3-node cluster on one machine. Nodes listen on 127.0.0.2, .3 and .4
-// (so a client on 127.0.0.1 is not mistaken for a member) with 1, 2 and 3 backends of their own:
-//   curl http://127.0.0.2:8080/     (any node; requests spread over all 6 backends)
+// `bun run demo --cluster`: a 3-node cluster on one machine serving two services. Nodes listen on
+// 127.0.0.2, .3 and .4 (so a client on 127.0.0.1 is not mistaken for a member). "web" (the default pool)
+// has backends on node1 (1) and node2 (2); "api" (/api/…, prefix stripped) on node2 (1) and node3 (2):
+//   curl http://127.0.0.2:8080/       (any node; spread over web's 3 backends)
+//   curl http://127.0.0.4:8080/api/   (any node; spread over api's 3 backends)
 //   curl http://127.0.0.2:9901/status
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,10 +42,20 @@ if (!cluster) {
   );
 } else {
   const dir = mkdtempSync(join(tmpdir(), "clusterclub-demo-"));
+  // Backends per node and service: web is the default pool, api a named one.
+  const layout = [
+    { web: 1, api: 0 },
+    { web: 2, api: 1 },
+    { web: 0, api: 2 },
+  ];
   for (let i = 0; i < 3; i++) {
     const ip = `127.0.0.${i + 2}`;
-    const own = Array.from({ length: i + 1 }, (_, k) => startBackend({ hostname: ip, port: 3001 + k, name: `node${i + 1}-backend${k + 1}` }));
-    backends.push(...own);
+    let port = 3001;
+    const own = (service: string, n: number) =>
+      Array.from({ length: n }, (_, k) => startBackend({ hostname: ip, port: port++, name: `node${i + 1}-${service}${k + 1}` }));
+    const web = own("web", layout[i]!.web);
+    const api = own("api", layout[i]!.api);
+    backends.push(...web, ...api);
     const cfg = join(dir, `node${i + 1}.toml`);
     writeFileSync(
       cfg,
@@ -62,18 +74,27 @@ bind_address = "${ip}"
 listen_port = 9901
 [health]
 interval = "2s"
-${own.map((b) => `[[backends]]\naddress = "${ip}:${b.port}"`).join("\n")}
+${web.length > 0 ? web.map((b) => `[[backends]]\naddress = "${ip}:${b.port}"`).join("\n") : `[[pools]]\nname = "default"   # no web backends here: other nodes serve it`}
+[[pools]]
+name = "api"
+${api.map((b) => `[[pools.backends]]\naddress = "${ip}:${b.port}"`).join("\n")}
+[[routes]]
+path_prefix = "/api"
+pool = "api"
+strip_prefix = true
 `,
     );
     spawnNode(cfg);
     await waitHealthy(`http://${ip}:9901/health`);
   }
   console.log(`
-A 3-node ClusterClub cluster is up (configs in ${dir}):
-  node1 127.0.0.2  1 backend     node2 127.0.0.3  2 backends     node3 127.0.0.4  3 backends
+A 3-node ClusterClub cluster serving two services is up (configs in ${dir}):
+  web (default pool)   node1 127.0.0.2: 1 backend   node2 127.0.0.3: 2 backends
+  api (/api/…)         node2 127.0.0.3: 1 backend   node3 127.0.0.4: 2 backends
 Try:
-  for i in $(seq 12); do curl -s http://127.0.0.2:8080/; done    # spread over all 6 backends
-  curl http://127.0.0.3:9901/status                                # members, healthy counts, weights
+  for i in $(seq 6); do curl -s http://127.0.0.4:8080/; done      # web, from any node: its 3 backends
+  for i in $(seq 6); do curl -s http://127.0.0.2:8080/api/; done  # api, from any node: its 3 backends
+  curl http://127.0.0.3:9901/status                                # pools, members, healthy counts
   Ctrl-C to stop
 `);
 }

@@ -5,6 +5,7 @@ import type { Server } from "bun";
 import type { AttemptSignal, UpstreamRequest } from "./forward.ts";
 import { POOL_HEADER, prepareRequestHeaders } from "./headers.ts";
 import type { ClientHead, ForwardingInfo } from "./request-head.ts";
+import type { RouteDecision } from "./routed.ts";
 import type { Selection } from "./selection.ts";
 import type { TargetStats } from "./stats.ts";
 import type { RequestBody } from "./transfer.ts";
@@ -35,10 +36,8 @@ export class ProxyContext implements UpstreamRequest {
   constructor(
     readonly req: Request,
     readonly server: Server<unknown>,
-    /** The pool the request was routed to (a peer is told, so it need not route again). */
-    readonly pool: string,
-    /** Path and query as the upstream gets them (a route may have stripped its prefix). */
-    readonly path: string,
+    /** Where the route sent it (a peer is told, so it need not route again). */
+    readonly routed: RouteDecision,
     /** The request came from a cluster member: served here, never forwarded again. */
     readonly fromMember: boolean,
     readonly sel: Selection,
@@ -56,7 +55,7 @@ export class ProxyContext implements UpstreamRequest {
   /** The upstream's fields, serialised (pooled client): a peer is also told the pool. */
   get fields(): OutgoingFields {
     if (this.local) return this.head;
-    return (this.toPeer ??= { lines: `${this.head.lines}${POOL_HEADER}: ${this.pool}\r\n`, hasHost: this.head.hasHost, contentLength: this.head.contentLength });
+    return (this.toPeer ??= { lines: `${this.head.lines}${POOL_HEADER}: ${this.routed.signal}\r\n`, hasHost: this.head.hasHost, contentLength: this.head.contentLength });
   }
 
   /** The request's Headers prepared for the upstream (fetch); made on first use, the pooled path never needs it. */
@@ -67,8 +66,13 @@ export class ProxyContext implements UpstreamRequest {
       prepareRequestHeaders(h, this.info);
     }
     if (this.local) h.delete(POOL_HEADER);
-    else h.set(POOL_HEADER, this.pool);
+    else h.set(POOL_HEADER, this.routed.signal);
     return h;
+  }
+
+  /** Path and query for the current target: a backend's (a route may strip a prefix), or the client's for a peer. */
+  get path(): string {
+    return this.local ? this.routed.backendPath : this.routed.path;
   }
 
   get target(): UpstreamTarget {

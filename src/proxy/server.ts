@@ -8,8 +8,8 @@ import type { RoutingSnapshot } from "../routing/snapshot.ts";
 import type { DataPlane } from "./dataplane.ts";
 import { idleTimeoutSeconds } from "../netutil.ts";
 import type { Logger } from "../log.ts";
-import type { PoolRouter, Router } from "../routing/router.ts";
-import { upstreamPath } from "../routing/routes.ts";
+import type { Router } from "../routing/router.ts";
+import { RouteDecision } from "./routed.ts";
 import type { TimingWheel } from "../timer/wheel.ts";
 import { type ErrorResponseOptions, errorResponse, type ProxyErrorKind, requestId } from "./errors.ts";
 import { refusal } from "./admit.ts";
@@ -219,21 +219,17 @@ export class ProxyServer implements DataPlane {
     // Only a member's own address vouches for its X-Forwarded-* and internal headers: a Via naming a
     // member can be forged by any client and must cost it balancing, nothing more.
     const info: ForwardingInfo = { clientIp, proto: this.proto, via: this.via, trusted: fromMember && router.isMemberAddress(clientIp) };
-    let path = pathOf(req.url);
-    let poolName: string;
-    let pool: PoolRouter | undefined;
+    const path = pathOf(req.url);
+    let routed: RouteDecision;
     if (info.trusted && head.pool !== null) {
-      // The entry node routed it (and rewrote the path): serve that pool, whatever our own routes say.
-      poolName = head.pool;
-      pool = router.pool(poolName);
+      // The entry node routed it: serve that pool, whatever our own routes say.
+      routed = RouteDecision.fromSignal(head.pool, path);
     } else {
       const route = router.match(head.host, path);
       if (route === undefined) return this.local("not_routed");
-      poolName = route.pool;
-      pool = router.pool(poolName);
-      path = upstreamPath(route, path);
+      routed = new RouteDecision(route.pool, path, route.stripPrefix ? route.prefix : "");
     }
-    const sel = new Selection(pool, d.nodeName, fromMember);
+    const sel = new Selection(router.pool(routed.pool), d.nodeName, fromMember);
     if (method === "GET" && head.upgrade !== null && head.upgrade.toLowerCase() === "websocket") {
       // The client's handshake fields must stay on `req` for Bun's upgrade; the upstream gets a prepared copy.
       const upstreamHeaders = new Headers(req.headers);
@@ -241,8 +237,7 @@ export class ProxyServer implements DataPlane {
       return this.websockets.upgrade(req, server, {
         headers: upstreamHeaders,
         sel,
-        pool: poolName,
-        path,
+        routed,
         timeoutMs: d.cfg.responseTimeoutMs,
         peerTls: d.peerTls,
         onConnectFailure: d.onConnectFailure,
@@ -259,7 +254,7 @@ export class ProxyServer implements DataPlane {
       upload = new RequestBody(body, server, req, d.cfg.idleTimeoutMs, d.wheel, watched);
     }
     const signal = new AttemptSignal(req.signal);
-    return this.forward(new ProxyContext(req, server, poolName, path, fromMember, sel, signal, upload, head, info));
+    return this.forward(new ProxyContext(req, server, routed, fromMember, sel, signal, upload, head, info));
   }
 
   /**
@@ -299,7 +294,7 @@ export class ProxyServer implements DataPlane {
     }
     if (ctx.attempts > 0) this.d.stats.recordRetry();
     ctx.attempts++;
-    ctx.targetStats = this.stats(ctx.pool, sel.name);
+    ctx.targetStats = this.stats(ctx.routed.pool, sel.name);
     const t0 = performance.now();
     ctx.t0 = t0;
     ctx.signal.begin(this.deadlines.list(this.d.cfg.responseTimeoutMs), t0, ctx.upload);
@@ -354,7 +349,7 @@ export class ProxyServer implements DataPlane {
         return this.giveUp(ctx, "bad_request", { detail: f.code });
       case "connect":
         // The only passive signal about a backend's health: its socket could not be opened.
-        if (ctx.sel.backendIndex >= 0) this.d.onConnectFailure(ctx.pool, ctx.sel.name, f.code);
+        if (ctx.sel.backendIndex >= 0) this.d.onConnectFailure(ctx.routed.pool, ctx.sel.name, f.code);
         break;
       case "unsent":
         break;

@@ -10,6 +10,7 @@ import type { PeerTls } from "./forward.ts";
 import { errorCode } from "../netutil.ts";
 import { isConnectFailureCode } from "./upstream/errors.ts";
 import { POOL_HEADER } from "./headers.ts";
+import type { RouteDecision } from "./routed.ts";
 import type { Selection } from "./selection.ts";
 
 /** One upgrade request's routing: where it may go and what to tell the upstream. */
@@ -17,9 +18,7 @@ export interface UpgradeRoute {
   /** The client's fields, prepared for the upstream. */
   headers: Headers;
   sel: Selection;
-  pool: string;
-  /** Path and query as the upstream gets them. */
-  path: string;
+  routed: RouteDecision;
   timeoutMs: number;
   peerTls: PeerTls | undefined;
   onConnectFailure(pool: string, name: string, code: string): void;
@@ -112,16 +111,17 @@ export class WebSocketTunnel {
    * socket), or an error Response.
    */
   async upgrade(req: Request, server: Server<TunnelData>, route: UpgradeRoute): Promise<Response | undefined> {
-    const { headers: upstreamHeaders, sel, pool, path, timeoutMs, peerTls, onConnectFailure } = route;
+    const { headers: upstreamHeaders, sel, routed, timeoutMs, peerTls, onConnectFailure } = route;
     const protocolHeader = req.headers.get("sec-websocket-protocol");
     const protocols = protocolHeader ? protocolHeader.split(",").map((p) => p.trim()).filter(Boolean) : [];
     let tries = 0;
     while (tries < 8 && sel.next()) {
       tries++;
       const tls = sel.peerName === undefined ? undefined : peerTls;
-      // A peer is told the pool (it must not route the rewritten path again); a backend is not.
+      // A peer gets the client's path and our route decision; a backend the path the route gives it.
       if (sel.peerName === undefined) upstreamHeaders.delete(POOL_HEADER);
-      else upstreamHeaders.set(POOL_HEADER, pool);
+      else upstreamHeaders.set(POOL_HEADER, routed.signal);
+      const path = sel.peerName === undefined ? routed.backendPath : routed.path;
       const upstream = await openUpstream(isWsUrl(sel.origin) + path, upstreamHeaders, protocols, timeoutMs, tls);
       if (isOpenFailure(upstream)) {
         // A handshake the upstream refused is its answer to this client, not a sign of ill health:
@@ -131,7 +131,7 @@ export class WebSocketTunnel {
         if (upstream.kind === "refused" && !(sel.peerName !== undefined && upstream.code === "status_503")) {
           return errorResponse("bad_gateway", requestId(), { detail: `websocket ${upstream.code}` });
         }
-        if (sel.backendIndex >= 0) onConnectFailure(pool, sel.name, upstream.code);
+        if (sel.backendIndex >= 0) onConnectFailure(routed.pool, sel.name, upstream.code);
         sel.exclude();
         continue;
       }

@@ -88,11 +88,16 @@ export function describeRoutes(t: RouteTable): string {
   return `# routes, in match order (exact host, wildcard, any host; longest path prefix first):\n${rows.join("\n")}\n`;
 }
 
-/** The path the backend sees: without the route's prefix when it strips it. */
-export function upstreamPath(route: Route, path: string): string {
-  if (!route.stripPrefix || route.prefix === "") return path;
-  const rest = path.slice(route.prefix.length);
-  return rest === "" || rest.charCodeAt(0) === 63 /* ? */ ? "/" + rest : rest;
+/**
+ * `path` (with its query) without `prefix` ("/a/b"), at least "/"; unchanged when it does not start with
+ * the prefix on a segment boundary.
+ */
+export function stripPrefix(prefix: string, path: string): string {
+  const n = prefix.length;
+  if (n === 0 || !path.startsWith(prefix)) return path;
+  const next = path.charCodeAt(n);
+  if (path.length === n || next === 63 /* ? */) return "/" + path.slice(n);
+  return next === 47 /* / */ ? path.slice(n) : path;
 }
 
 function groupOf(m: Map<string, Group>, key: string): Group {

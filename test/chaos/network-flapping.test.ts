@@ -53,7 +53,7 @@ describe("flapping backend", () => {
       const after = await allMetrics(c.nodes);
       const g = gossipDelta(before, after);
       const transitions = ["up", "down"].reduce(
-        (a, to) => a + (after[0]!.get(`clusterclub_health_transitions_total{backend="${flapper}",to="${to}"}`) ?? 0) - (before[0]!.get(`clusterclub_health_transitions_total{backend="${flapper}",to="${to}"}`) ?? 0),
+        (a, to) => a + (after[0]!.get(`clusterclub_health_transitions_total{pool="default",backend="${flapper}",to="${to}"}`) ?? 0) - (before[0]!.get(`clusterclub_health_transitions_total{pool="default",backend="${flapper}",to="${to}"}`) ?? 0),
         0,
       );
       const h1Meta = (after[0]!.get("clusterclub_gossip_meta_broadcasts_total") ?? 0) - (before[0]!.get("clusterclub_gossip_meta_broadcasts_total") ?? 0);

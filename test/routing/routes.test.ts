@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/parse.ts";
 import type { RouteConfig } from "../../src/config/schema.ts";
-import { hostOnly, RouteTable, upstreamPath } from "../../src/routing/routes.ts";
+import { hostOnly, RouteTable, stripPrefix } from "../../src/routing/routes.ts";
 
 const r = (pool: string, pathPrefix = "/", host?: string, stripPrefix = false): RouteConfig => ({ pool, pathPrefix, host, stripPrefix });
 const poolOf = (t: RouteTable, host: string | null, path: string) => t.match(host, path)?.pool ?? "404";
@@ -57,12 +57,17 @@ describe("route table", () => {
 
   test("strip_prefix: the backend sees the rest of the path, at least /, with the query kept", () => {
     const t = new RouteTable([r("api", "/v1", undefined, true), r("keep", "/k")], undefined);
-    const up = (p: string) => upstreamPath(t.match("h", p)!, p);
+    const up = (p: string) => {
+      const route = t.match("h", p)!;
+      return route.stripPrefix ? stripPrefix(route.prefix, p) : p;
+    };
     expect(up("/v1/users?id=2")).toBe("/users?id=2");
     expect(up("/v1")).toBe("/");
     expect(up("/v1/")).toBe("/");
     expect(up("/v1?x=1")).toBe("/?x=1");
     expect(up("/k/a")).toBe("/k/a");
+    // Not on a segment boundary (a peer's claim that does not fit the path): unchanged.
+    expect(stripPrefix("/v1", "/v10/x")).toBe("/v10/x");
   });
 
   test("ordered() lists routes in the order they are tried, the fallback last", () => {
