@@ -132,8 +132,11 @@ describe.skipIf(noLab)("pools across hosts (network namespaces)", () => {
   }, 60_000);
 
   test("h3's web backends die: web gets 503 with Retry-After from every node, api is untouched", async () => {
+    const t0 = performance.now();
     for (const p of webBackends) p.kill("SIGKILL");
     await converged(lab.hosts.slice(0, 3), { web: { "node-h3": 0 } });
+    // Detection is h3's check (interval 500 ms, fall 1); the rest is gossip.
+    console.log(`every node saw web = 0 on h3 ${(performance.now() - t0).toFixed(0)} ms after its backends died (health interval 500 ms)`);
     for (const entry of lab.hosts.slice(0, 3)) {
       const r = await get(entry, "web.example.com");
       expect(r.status).toBe(503);
