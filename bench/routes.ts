@@ -1,6 +1,7 @@
 // What the route table costs: the same node serving the same backends with no routes (the default pool),
 // with one route, and with 200 routes (100 hosts × 2 path prefixes; the requests match the last host's
 // longer prefix). The same wrk load goes to each, in interleaved rounds; ratios from the same round.
+// First, the route table alone: nanoseconds per match() for the same three tables, in this process.
 //   bun bench/routes.ts            (ROUNDS, DURATION, CONNS, PATHS as for bench/proxy.ts; PATHS default /small)
 // Nodes listen on 127.0.0.2–4 with fixed ports, each alone in its cluster.
 
@@ -11,6 +12,8 @@ import { Children, cpuMicros, processTree } from "./lib/procs.ts";
 import { fmtLatency, fmtRate, fmtRatio, median, printTable } from "./lib/report.ts";
 import { REPO_DIR, startBackends, waitReady } from "./lib/targets.ts";
 import { runWrk } from "./lib/wrk.ts";
+import { parseConfig } from "../src/config/index.ts";
+import { fallbackPool, RouteTable } from "../src/routing/routes.ts";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const DURATION = Number.parseInt(process.env.DURATION ?? "5", 10);
@@ -45,6 +48,20 @@ ${tables}
 const pool = (b1: number, b2: number) => `[[pools]]\nname = "svc"\n[[pools.backends]]\naddress = "127.0.0.1:${b1}"\n[[pools.backends]]\naddress = "127.0.0.1:${b2}"\n`;
 const route = (host: string, prefix: string) => `[[routes]]\nhost = "${host}"\npath_prefix = "${prefix}"\npool = "svc"\n`;
 
+/** ns per match() of a request for `host` /small against the routes `tables` configure. */
+function matchCost(tables: string, host: string): number {
+  const c = parseConfig(`[cluster]\nnode_name = "x"\n${tables}`, "bench");
+  const t = new RouteTable(c.routes, fallbackPool(c.pools.map((p) => p.name)));
+  const n = 2_000_000;
+  let sink = 0;
+  for (let i = 0; i < n / 10; i++) sink += t.match(host, "/small")!.pool.length;
+  const t0 = Bun.nanoseconds();
+  for (let i = 0; i < n; i++) sink += t.match(host, "/small")!.pool.length;
+  const ns = (Bun.nanoseconds() - t0) / n;
+  if (sink === 0) throw new Error("no match");
+  return ns;
+}
+
 try {
   const { ports } = await startBackends(children);
   const specs = [
@@ -60,6 +77,7 @@ try {
         route("127.0.0.4", "/64k"),
     },
   ];
+  console.log(`route table alone, ns per match (median of 5): ${specs.map((s) => `${s.name} ${median(Array.from({ length: 5 }, () => matchCost(s.tables, `${s.ip}:8080`))).toFixed(0)}`).join(", ")}`);
   const targets: { name: string; url: string; pids: () => number[] }[] = [];
   for (const s of specs) {
     const child = children.spawn(s.name.replace(" ", "-"), ["bun", `${REPO_DIR}/src/main.ts`, nodeConfig(s.name.replace(" ", "-"), s.ip, s.tables), "--log-level", "warn"]);
