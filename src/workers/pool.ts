@@ -5,6 +5,7 @@
 import type { Subprocess } from "bun";
 import type { WorkerStatus } from "../admin/status.ts";
 import type { ProxyConfig } from "../config/schema.ts";
+import { compiled } from "../executable.ts";
 import type { Logger } from "../log.ts";
 import type { DataPlane } from "../proxy/dataplane.ts";
 import type { StatsDump } from "../proxy/stats.ts";
@@ -12,7 +13,11 @@ import type { ProxyStats } from "../proxy/stats.ts";
 import type { RoutingSnapshot } from "../routing/snapshot.ts";
 import type { FromWorker, ToWorker, WorkerInit } from "./protocol.ts";
 
-const WORKER_ENTRY = new URL("./worker.ts", import.meta.url).pathname;
+/** The argument with which a compiled executable runs as a proxy worker (dispatched in src/main.ts). */
+export const PROXY_WORKER_ARG = "__proxy-worker";
+// From the sources the worker is its own entry file; a compiled executable has no files to run, so it
+// starts itself. process.execPath, not "bun" on PATH: a service manager's PATH may not have bun.
+const WORKER_COMMAND = compiled ? [process.execPath, PROXY_WORKER_ARG] : [process.execPath, new URL("./worker.ts", import.meta.url).pathname];
 const READY_TIMEOUT_MS = 15_000;
 
 interface Slot {
@@ -116,7 +121,7 @@ export class WorkerPool implements DataPlane {
   private spawn(s: Slot): Promise<void> {
     s.ready = Promise.withResolvers<void>();
     s.last = undefined;
-    const proc = Bun.spawn(["bun", WORKER_ENTRY], {
+    const proc = Bun.spawn(WORKER_COMMAND, {
       stdin: "ignore",
       stdout: "inherit",
       stderr: "inherit",
