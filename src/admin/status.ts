@@ -61,10 +61,15 @@ export interface WorkerStatus {
 export interface StatusDoc {
   node: string;
   version: string;
+  /** The node's own process (the primary): the one to send SIGHUP or SIGTERM. */
+  pid: number;
   uptime_s: number;
   healthy_backends: number;
-  /** Proxy worker processes, or null when the proxy runs in the node's own process. */
-  workers: WorkerStatus[] | null;
+  /**
+   * The processes serving the proxy port: the worker processes, or (proxy.workers = 1) the node's own
+   * process as the only entry, with its pid.
+   */
+  workers: WorkerStatus[];
   backends: BackendStatus[];
   pools: PoolStatus[];
   routes: RouteStatus[];
@@ -88,9 +93,10 @@ export function statusDoc(s: StatusSources): StatusDoc {
   return {
     node: s.node,
     version: s.version,
+    pid: process.pid,
     uptime_s: Math.round((Date.now() - s.startedAt) / 1000),
     healthy_backends: s.health.healthyTotal,
-    workers: s.proxy.workers?.() ?? null,
+    workers: s.proxy.workers?.() ?? [{ id: 0, pid: process.pid, restarts: 0, in_flight: s.proxy.inFlight }],
     backends: s.health.backends().map((b) => ({
       pool: b.pool,
       address: b.address,

@@ -49,6 +49,13 @@ export function table(head: string[], rows: (string | number)[][]): string {
   return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n";
 }
 
+/** Who serves the proxy port: the node's own process, or its workers with their restarts. */
+function workersLine(s: StatusDoc): string {
+  if (s.workers.length === 1 && s.workers[0]!.pid === s.pid) return "in the node's own process";
+  const restarts = s.workers.reduce((a, w) => a + w.restarts, 0);
+  return `${s.workers.length} worker processes (${s.workers.map((w) => w.pid ?? "restarting").join(", ")}), ${restarts} restarts`;
+}
+
 function fail(e: unknown): never {
   console.error((e as Error).message);
   process.exit(1);
@@ -100,7 +107,8 @@ export const statusCommand = defineCommand({
     const s = await fetchStatus(args.admin, "status").catch(fail);
     if (args.json) return void process.stdout.write(JSON.stringify(s, null, 2) + "\n");
     process.stdout.write(
-      `node ${s.node}  version ${s.version}  up ${s.uptime_s}s  healthy backends ${s.healthy_backends}/${s.backends.length}  members ${s.members.length}\n\n`,
+      `node ${s.node}  version ${s.version}  pid ${s.pid}  up ${s.uptime_s}s  healthy backends ${s.healthy_backends}/${s.backends.length}  members ${s.members.length}\n` +
+        `proxy ${workersLine(s)}\n\n`,
     );
     process.stdout.write(
       table(

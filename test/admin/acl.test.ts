@@ -5,7 +5,7 @@ import { AdminAcl, InvalidCidrError } from "../../src/admin/acl.ts";
 import { AdminServer } from "../../src/admin/server.ts";
 import type { StatusDoc } from "../../src/admin/status.ts";
 
-const status: StatusDoc = { node: "n", version: "0", uptime_s: 0, healthy_backends: 0, workers: null, backends: [], pools: [], routes: [], cluster: null, members: [] };
+const status: StatusDoc = { node: "n", version: "0", uptime_s: 0, healthy_backends: 0, pid: 1, workers: [], backends: [], pools: [], routes: [], cluster: null, members: [] };
 const source = { status: () => status, metrics: () => "", ready: () => true };
 let server: AdminServer | undefined;
 
