@@ -1,7 +1,9 @@
-import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import { colourEnabled, renderUsage } from "../src/cli/usage.ts";
+import { parseConfig } from "../src/config/index.ts";
 import { startBackend } from "./fixtures/backend.ts";
 import { freePort, startNode, until } from "./helpers/node.ts";
 
@@ -14,8 +16,10 @@ function write(name: string, text: string): string {
   return p;
 }
 
-function run(args: string[]) {
-  const p = Bun.spawnSync(["bun", MAIN, ...args], { stdout: "pipe", stderr: "pipe" });
+const ROOT = join(import.meta.dir, "..");
+
+function run(args: string[], cwd = ROOT) {
+  const p = Bun.spawnSync(["bun", MAIN, ...args], { stdout: "pipe", stderr: "pipe", cwd });
   return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
 }
 
@@ -52,18 +56,52 @@ describe("CLI", () => {
     s.stop(true);
   });
 
-  test("a missing config file exits 2 with a clear message", () => {
-    const r = run([join(dir, "absent.toml")]);
+  test("a missing config file exits 2 and says how to make one", () => {
+    const absent = join(dir, "absent.toml");
+    const r = run([absent]);
     expect(r.code).toBe(2);
-    expect(r.err).toContain("file not found");
+    expect(r.err).toContain(`no config file at ${absent}`);
+    expect(r.err).toContain(`bun src/main.ts init --output ${absent} --backend 127.0.0.1:3000`);
+    expect(r.err).toContain(`cp config.example.toml ${absent}`);
+    // The default path, as in the README's first run.
+    const d = run([], dir);
+    expect(d.code).toBe(2);
+    expect(d.err).toContain("no config file at config.toml");
+    expect(d.err).toMatch(/init --backend 127\.0\.0\.1:3000/);
   });
 
-  test("--help lists the flags; --version prints the version", () => {
+  test("--help names the command as run, has no colour off a terminal, aligns options; --version prints the version", () => {
     const h = run(["--help"]);
-    expect(h.out + h.err).toContain("--check");
-    expect(h.out + h.err).toContain("--log-level");
+    expect(h.code).toBe(0);
+    expect(h.out).toContain("Usage: bun src/main.ts [OPTIONS] [CONFIG]");
+    expect(h.out).toContain("bun src/main.ts init --backend 127.0.0.1:3000");
+    expect(h.out).not.toContain("\x1b[");
+    // The version is in the summary, not glued to an example.
+    expect(h.out.split("\n")[0]).toMatch(/^ClusterClub \d+\.\d+\.\d+: /);
+    expect(h.out).not.toMatch(/\(clusterclub v/);
+    const options = h.out.slice(h.out.indexOf("Options:"), h.out.indexOf("Commands:")).split("\n").filter((l) => l.startsWith("  --"));
+    expect(options.map((l) => l.slice(2, l.search(/\S {2,}\S/) + 1)).sort()).toEqual(["--check", "--log-format FORMAT", "--log-level LEVEL", "--watch"]);
+    expect(new Set(options.map((l) => l.search(/ {2,}\S/) + l.match(/ {2,}\S/)![0].length)).size).toBe(1);
+    // Each subcommand's help names it after the program.
+    expect(run(["init", "--help"]).out).toContain("Usage: bun src/main.ts init [OPTIONS]");
     const v = run(["--version"]);
     expect(v.out.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  test("help is coloured only on a terminal, never with NO_COLOR", () => {
+    expect(colourEnabled({ isTTY: true }, {})).toBe(true);
+    expect(colourEnabled({ isTTY: true }, { NO_COLOR: "1" })).toBe(false);
+    expect(colourEnabled({ isTTY: false }, {})).toBe(false);
+    expect(colourEnabled({}, {})).toBe(false);
+    const args = { watch: { type: "boolean", description: "w" } } as const;
+    expect(renderUsage(args, { summary: "s" }, true, "cc")).toContain("\x1b[");
+    expect(renderUsage(args, { summary: "s" }, false, "cc")).not.toContain("\x1b[");
+  });
+
+  test("--check warns about the example's placeholder key on stderr", () => {
+    const r = run(["--check", join(ROOT, "config.example.toml")]);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain('warning: cluster.shared_key: is the example\'s placeholder "your-secret-key-here"');
   });
 
   test("SIGTERM drains in-flight requests, then exits 0", async () => {
@@ -83,12 +121,74 @@ describe("CLI", () => {
       expect(await slow).toContain("slow 600ms");
       expect(await proc.exited).toBe(0);
       const log = await new Response(proc.stderr).text();
-      const lines = log.trim().split("\n").map((l) => JSON.parse(l) as { msg: string });
+      const lines = log.trim().split("\n").map((l) => JSON.parse(l) as { msg: string; level: string });
       expect(lines.map((l) => l.msg)).toContain("stopped");
+      // No shared_key while gossip binds 0.0.0.0 (the default): warned once, at start.
+      expect(lines.filter((l) => l.level === "warn").map((l) => l.msg)).toEqual([
+        expect.stringMatching(/^cluster\.shared_key is not set while gossip binds 0\.0\.0\.0: /),
+      ]);
     } finally {
       proc.kill("SIGKILL");
       await backend.stop();
     }
+  });
+});
+
+describe("clusterclub init", () => {
+  const BACKEND = "127.0.0.1:3000";
+
+  test("writes a commented config with a new key, the hostname and the given backends and peers; it checks clean", () => {
+    const out = join(dir, "init.toml");
+    const r = run(["init", "--backend", BACKEND, "--backend=[::1]:3001", "--peer", "edge-1.internal:7946", "--output", out]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`wrote ${out}`);
+    expect(statSync(out).mode & 0o777).toBe(0o600); // it holds the cluster key
+    const text = readFileSync(out, "utf8");
+    expect(text).toMatch(/^# /m);
+    const c = parseConfig(text, out);
+    expect(c.cluster.nodeName).toBe(hostname());
+    expect(c.cluster.sharedKey).toMatch(/^base64:/);
+    expect(Buffer.from(c.cluster.sharedKey!.slice(7), "base64").length).toBe(32);
+    expect(c.cluster.peers).toEqual(["edge-1.internal:7946"]);
+    expect(c.backends.map((b) => b.address)).toEqual([BACKEND, "[::1]:3001"]);
+    const check = run(["--check", out]);
+    expect(check.code).toBe(0);
+    expect(check.err).toBe(""); // no warnings
+    // Two runs, two keys.
+    const other = join(dir, "init2.toml");
+    run(["init", "--backend", BACKEND, "--output", other]);
+    expect(parseConfig(readFileSync(other, "utf8")).cluster.sharedKey).not.toBe(c.cluster.sharedKey);
+  });
+
+  test("the commented-out values are the defaults", () => {
+    const out = join(dir, "defaults.toml");
+    expect(run(["init", "--backend", BACKEND, "--output", out]).code).toBe(0);
+    const text = readFileSync(out, "utf8");
+    // Uncomment every "# key = value" line except the ones marked as an example.
+    const uncommented = text.replace(/^# (\w+ = [^#\n]*?)(\s+#(?! e\.g\.).*)?$/gm, (line, kv: string, comment: string | undefined) =>
+      comment?.includes("e.g.") ? line : kv,
+    );
+    expect(uncommented).not.toBe(text);
+    expect(uncommented).toContain("\nlisten_port = 7946");
+    expect(uncommented).toContain('\ndrain_timeout = "30s"');
+    expect(parseConfig(uncommented)).toEqual(parseConfig(text));
+  });
+
+  test("refuses to overwrite, and rejects a missing or bad --backend", () => {
+    const out = write("existing.toml", "# mine\n");
+    const r = run(["init", "--backend", BACKEND, "--output", out]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("exists; not overwriting");
+    expect(readFileSync(out, "utf8")).toBe("# mine\n");
+    const none = run(["init", "--output", join(dir, "none.toml")]);
+    expect(none.code).toBe(2);
+    expect(none.err).toContain("--backend: give your app's address");
+    const bad = run(["init", "--backend", "nope", "--peer", "also:bad:port", "--output", join(dir, "bad-init.toml")]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--backend: "nope" is not host:port');
+    expect(bad.err).toContain("--peer:");
+    expect(existsSync(join(dir, "none.toml")) || existsSync(join(dir, "bad-init.toml"))).toBe(false);
   });
 });
 
@@ -116,8 +216,12 @@ describe("CLI tools", () => {
       expect(mj.map((x) => [x.name, x.state])).toEqual([["cli-node", "alive"]]);
       const s = await runAsync(["status", "--admin", admin]);
       expect(s.out).toContain("healthy backends 1/1");
+      expect(s.out).toContain(`pid ${process.pid}`);
+      expect(s.out).toContain("proxy in the node's own process");
       expect(s.out).toContain(`127.0.0.1:${backend.port}`);
-      expect((JSON.parse((await runAsync(["status", "--admin", admin, "--json"])).out) as { node: string }).node).toBe("cli-node");
+      const sj = JSON.parse((await runAsync(["status", "--admin", admin, "--json"])).out) as { node: string; pid: number; workers: { pid: number }[] };
+      expect(sj.node).toBe("cli-node");
+      expect(sj.workers.map((w) => w.pid)).toEqual([process.pid]);
     } finally {
       await node.stop(0);
       await backend.stop();
@@ -128,5 +232,7 @@ describe("CLI tools", () => {
     const r = run(["members", "--admin", `127.0.0.1:${freePort()}`]);
     expect(r.code).toBe(1);
     expect(r.err).toContain("cannot reach the admin API");
+    expect(r.err).toContain("ECONNREFUSED");
+    expect(r.err).toContain("bun src/main.ts members --admin 127.0.0.2:9901");
   });
 });

@@ -48,7 +48,7 @@ export class Membership {
   async start(meta: NodeMeta): Promise<void> {
     const c = this.cfg;
     const log = this.o.logger;
-    if (!c.sharedKey) log.warn("cluster.shared_key is not set: gossip is neither encrypted nor authenticated");
+    // An unset shared_key is warned about where it matters (a public bind): src/config/warnings.ts.
     this.meta.update(meta);
     const onMember = () => this.o.onMembers();
     this.engine = await Memberlist.create({
