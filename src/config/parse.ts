@@ -7,6 +7,7 @@ import { parseCidr } from "./cidr.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { errorCodeOrMessage, formatHostPort } from "../netutil.ts";
 import { parseHostPort } from "./hostport.ts";
+import { readKeyFile } from "./keyfile.ts";
 import { resolvePoolsAndRoutes } from "./pools.ts";
 import { isTable, type Table, typeName } from "./table.ts";
 import { resolveTls } from "./tls.ts";
@@ -180,6 +181,7 @@ export function parseConfig(text: string, source = "config"): Config {
     if (!sectionKeys.has(key)) issues.push({ path: key, message: `unknown section; known: ${[...sectionKeys].join(", ")}` });
   }
   const cluster = resolveSection(SCHEMA.cluster, doc, issues);
+  readKeyFile(cluster, issues);
   const proxy = resolveSection(SCHEMA.proxy, doc, issues);
   const health = resolveSection(SCHEMA.health, doc, issues);
   const admin = resolveSection(SCHEMA.admin, doc, issues);

@@ -98,6 +98,7 @@ export const SCHEMA: { [S in keyof SectionTypes]: SectionSpec<SectionTypes[S]> }
       bindAddress: { key: "bind_address", type: { kind: "ip" }, default: () => "0.0.0.0", reload: "restart", doc: "address the gossip sockets bind to" },
       advertiseAddress: { key: "advertise_address", type: { kind: "ip" }, reload: "restart", doc: "address peers use to reach this node (default: first non-loopback interface)" },
       sharedKey: { key: "shared_key", type: { kind: "string", nonEmpty: true }, reload: "keyring", secret: true, doc: "passphrase or base64:<16|24|32 bytes>; encrypts and authenticates gossip" },
+      sharedKeyFile: { key: "shared_key_file", type: { kind: "string", nonEmpty: true }, reload: "keyring", doc: "file holding shared_key (e.g. a mounted Kubernetes Secret), read at start and on every reload" },
       extraKeys: { key: "extra_keys", type: { kind: "strings" }, default: () => [], reload: "keyring", secret: true, doc: "further keys accepted for decryption (key rotation)" },
       peers: { key: "peers", type: { kind: "hostports" }, default: () => [], reload: "live", doc: "seed nodes, \"ip:port\" or \"host:port\"" },
       probeIntervalMs: { key: "probe_interval", type: dur(10), default: () => 1000, reload: "restart", doc: "failure-detector probe period" },
@@ -206,6 +207,8 @@ export interface ClusterConfig {
   bindAddress: string;
   advertiseAddress?: string;
   sharedKey?: string;
+  /** Where sharedKey was read from, when it is kept out of the config file. */
+  sharedKeyFile?: string;
   extraKeys: string[];
   peers: string[];
   probeIntervalMs: number;
