@@ -70,9 +70,9 @@ if (!cluster) {
   ];
   for (let i = 0; i < 3; i++) {
     const ip = `127.0.0.${i + 2}`;
-    let port = 3001;
+    // Backends on free ports (the generated configs name them), so the demo runs beside anything on 3001–3003.
     const own = (service: string, n: number) =>
-      Array.from({ length: n }, (_, k) => startBackend({ hostname: ip, port: port++, name: `node${i + 1}-${service}${k + 1}` }));
+      Array.from({ length: n }, (_, k) => startBackend({ hostname: ip, port: 0, name: `node${i + 1}-${service}${k + 1}` }));
     const web = own("web", layout[i]!.web);
     const api = own("api", layout[i]!.api);
     backends.push(...web, ...api);

@@ -27,7 +27,7 @@ describe("demo --cluster", () => {
       ]);
       try {
         await until(() => out.includes("Ctrl-C to stop") || demo.exitCode !== null, 20_000);
-        expect(out).toContain("Ctrl-C to stop");
+        expect({ out, err, code: demo.exitCode }).toMatchObject({ out: expect.stringContaining("Ctrl-C to stop") });
         expect(out).toContain("members --admin 127.0.0.2:9901");
         const dir = out.match(/configs in (\S+)\)/)?.[1];
         expect(dir).toBeDefined();
