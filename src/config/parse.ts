@@ -284,7 +284,7 @@ function crossCheck(
 export async function loadConfig(path: string): Promise<Config> {
   const file = Bun.file(path);
   if (!(await file.exists())) {
-    throw new ConfigError(path, [{ path: "", message: "file not found (pass the config path as the first argument)" }]);
+    throw new ConfigError(path, [{ path: "", message: "file not found" }]);
   }
   return parseConfig(await file.text(), path);
 }
