@@ -55,8 +55,11 @@ export function readStats(stats: ProxyStats, at: number): TrafficSample {
   let errors = 0;
   let upstreamErrors = 0;
   for (const [, , byClass, failed] of d.targets) {
-    for (const n of byClass) requests += n;
-    errors += byClass[4] ?? 0; // 5xx
+    // Protocol-major: every fifth slot, from the fifth, is a 5xx.
+    byClass.forEach((n, i) => {
+      requests += n;
+      if (i % 5 === 4) errors += n;
+    });
     upstreamErrors += failed;
   }
   let local = 0;

@@ -313,6 +313,7 @@ export function configToToml(cfg: Config): string {
     lines.push("[proxy.tls]");
     if (main) lines.push(`cert = ${JSON.stringify(main.certPath)}`, `key = ${JSON.stringify(main.keyPath)}`);
     if (tls.redirectPort !== undefined) lines.push(`redirect_port = ${tls.redirectPort}`);
+    lines.push(`http3 = ${tls.http3}`);
     lines.push("");
     for (const c of sni) lines.push("[[proxy.tls.sni]]", `server_name = ${JSON.stringify(c.serverName)}`, `cert = ${JSON.stringify(c.certPath)}`, `key = ${JSON.stringify(c.keyPath)}`, "");
   }

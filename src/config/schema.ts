@@ -122,6 +122,7 @@ export const SCHEMA: { [S in keyof SectionTypes]: SectionSpec<SectionTypes[S]> }
       drainTimeoutMs: { key: "drain_timeout", type: dur(0), default: () => 30_000, reload: "live", doc: "on shutdown, time given to in-flight requests" },
       upstreamClient: { key: "upstream_client", type: { kind: "enum", values: ["pooled", "fetch"] }, default: () => "pooled", reload: "restart", doc: "HTTP client to backends and plain-HTTP peers: pooled (ours, keep-alive pool) or fetch (Bun's)" },
       workers: { key: "workers", type: { kind: "int", min: 0, max: 256 }, default: () => 0, reload: "restart", doc: "proxy processes sharing the port (0 = one per core, 1 = the node's own process)" },
+      http2: { key: "http2", type: { kind: "bool" }, default: () => true, reload: "restart", doc: "serve HTTP/2 to clients: ALPN h2 with [proxy.tls], prior knowledge (h2c) without; false = HTTP/1.1 only" },
     },
   },
   health: {
@@ -231,6 +232,8 @@ export interface ProxyConfig {
   upstreamClient: "pooled" | "fetch";
   /** Proxy processes; 0 = one per core, 1 = in the node's own process. */
   workers: number;
+  /** HTTP/2 to clients (ALPN h2 over TLS, h2c prior knowledge on cleartext); upstreams stay HTTP/1.1. */
+  http2: boolean;
   /** [proxy.tls]: terminate TLS on the proxy listener. */
   tls?: TlsConfig;
 }

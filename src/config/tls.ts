@@ -18,6 +18,8 @@ export interface TlsConfig {
   certs: CertPair[];
   /** Port of a plain-HTTP listener that answers 308 to the HTTPS URL; undefined = none. */
   redirectPort?: number;
+  /** HTTP/3 (QUIC) on UDP proxy.listen_port, announced by Alt-Svc on the TLS listener's answers. */
+  http3: boolean;
 }
 
 type Issue = { path: string; message: string };
@@ -71,9 +73,19 @@ export function resolveTls(raw: unknown, issues: Issue[]): TlsConfig | undefined
     return undefined;
   }
   for (const k of Object.keys(raw)) {
-    if (!["cert", "key", "redirect_port", "sni"].includes(k)) {
-      issues.push({ path: `proxy.tls.${k}`, message: "unknown key; known keys here: cert, key, redirect_port, sni" });
+    if (!["cert", "key", "redirect_port", "sni", "http3"].includes(k)) {
+      issues.push({ path: `proxy.tls.${k}`, message: "unknown key; known keys here: cert, key, redirect_port, sni, http3" });
     }
+  }
+  let http3 = false;
+  if (raw.http3 !== undefined) {
+    if (typeof raw.http3 !== "boolean") issues.push({ path: "proxy.tls.http3", message: `expected true or false, got ${JSON.stringify(raw.http3)}` });
+    else http3 = raw.http3;
+  }
+  // HTTP/3 is TLS by construction (QUIC): without a certificate there is nothing to serve it with.
+  if (http3 && (raw.cert === undefined || raw.key === undefined)) {
+    issues.push({ path: "proxy.tls.http3", message: "needs proxy.tls.cert and proxy.tls.key: HTTP/3 runs over TLS (QUIC) only" });
+    return undefined;
   }
   const certs: CertPair[] = [];
   const main = checkPair(raw, "proxy.tls", issues);
@@ -100,5 +112,5 @@ export function resolveTls(raw: unknown, issues: Issue[]): TlsConfig | undefined
       issues.push({ path: "proxy.tls.redirect_port", message: `expected a port 0–65535, got ${JSON.stringify(p)}` });
     } else redirectPort = p;
   }
-  return { certs, redirectPort };
+  return { certs, redirectPort, http3 };
 }

@@ -4,6 +4,7 @@
 import type { Server } from "bun";
 import type { AttemptSignal, UpstreamRequest } from "./forward.ts";
 import { POOL_HEADER, prepareRequestHeaders } from "./headers.ts";
+import type { ProtocolIndex } from "./protocol.ts";
 import type { ClientHead, ForwardingInfo } from "./request-head.ts";
 import type { RouteDecision } from "./routed.ts";
 import type { Selection } from "./selection.ts";
@@ -29,6 +30,8 @@ export class ProxyContext implements UpstreamRequest {
   /** The current attempt's counters and start time. */
   targetStats: TargetStats | null = null;
   t0 = 0;
+  /** The HTTP version the client spoke. */
+  readonly protocol: ProtocolIndex;
   private headersPrepared = false;
   private readonly head: ClientHead;
   private toPeer: OutgoingFields | null = null;
@@ -50,6 +53,7 @@ export class ProxyContext implements UpstreamRequest {
     this.method = req.method;
     this.idempotent = IDEMPOTENT.has(this.method);
     this.head = head.forUpstream(info);
+    this.protocol = info.protocol;
   }
 
   /** The upstream's fields, serialised (pooled client): a peer is also told the pool. */

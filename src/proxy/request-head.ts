@@ -5,14 +5,17 @@
 // (prepareRequestHeaders), so both paths forward the same fields.
 
 import { INTERNAL_PREFIX, POOL_HEADER } from "./headers.ts";
+import type { ProtocolIndex } from "./protocol.ts";
 import type { OutgoingFields } from "./upstream/client.ts";
 import { connectionListed, isHopByHop } from "./upstream/hopbyhop.ts";
 
 export interface ForwardingInfo {
   clientIp: string;
   proto: string;
-  /** Our Via token, e.g. "1.1 node-a". */
+  /** Our Via token for the client's protocol, e.g. "1.1 node-a", "2 node-a". */
   via: string;
+  /** The HTTP version the client spoke (the upstream always gets HTTP/1.1). */
+  protocol: ProtocolIndex;
   /** The source is a member: keep its X-Forwarded-Proto/Host and internal fields. */
   trusted: boolean;
 }
@@ -59,9 +62,9 @@ export class ClientHead implements OutgoingFields {
 
   /** The upstream's lines for this request; `this` is then the OutgoingFields the pooled client writes. */
   forUpstream(info: ForwardingInfo): this {
-    let lines = this.plain;
+    // Host first, as RFC 9110 §7.2 asks of a client (the next node also reads it that way: protocol.ts).
+    let lines = this.host !== null ? "host: " + this.host + "\r\n" + this.plain : this.plain;
     if (info.trusted) lines += this.internal;
-    if (this.host !== null) lines += "host: " + this.host + "\r\n";
     lines += "x-forwarded-for: " + (this.xff ? this.xff + ", " + info.clientIp : info.clientIp) + "\r\n";
     const proto = info.trusted && this.xfp !== null ? this.xfp : info.proto;
     lines += "x-forwarded-proto: " + proto + "\r\n";

@@ -17,6 +17,7 @@ import { ProxyContext } from "./context.ts";
 import { Deadlines } from "./deadlines.ts";
 import { type AttemptError, AttemptSignal, FetchUpstream, type PeerTls, PooledUpstream, type Upstream } from "./forward.ts";
 import { NO_BACKEND_HEADER, prepareRequestHeaders, stripNodeSignals } from "./headers.ts";
+import { altSvc, HTTP1, HTTP2, HTTP3, looksLikeH2, type ProtocolIndex, viaTokens } from "./protocol.ts";
 import { ClientHead, type ForwardingInfo } from "./request-head.ts";
 import { Selection } from "./selection.ts";
 import { UpstreamClient } from "./upstream/client.ts";
@@ -71,9 +72,14 @@ export function pathOf(url: string): string {
 export class ProxyServer implements DataPlane {
   private server: Server<TunnelData> | undefined;
   readonly websockets: WebSocketTunnel;
-  private readonly via: string;
+  /** Our Via token per client protocol (index: ProtocolIndex). */
+  private readonly vias: readonly string[];
   private readonly proto: string;
   private redirect: Server<undefined> | undefined;
+  /** HTTP/3: a QUIC-only Bun.serve on the proxy's port number (UDP), so its requests are known as h3. */
+  private quic: Server<TunnelData> | undefined;
+  /** Alt-Svc for the TLS listener's answers when HTTP/3 is on. */
+  private altSvc: string | null = null;
   /** Local backends and peer nodes: the pooled client for plain HTTP, fetch for https peers or when configured. */
   private readonly backends: Upstream;
   private readonly peers: Upstream;
@@ -83,7 +89,7 @@ export class ProxyServer implements DataPlane {
   private readonly deadlines = new Deadlines();
 
   constructor(private readonly d: ProxyDeps) {
-    this.via = `1.1 ${d.nodeName}`;
+    this.vias = viaTokens(d.nodeName);
     const pooled = d.cfg.upstreamClient === "pooled";
     this.backends = pooled ? new PooledUpstream(new UpstreamClient({ connectTimeoutMs: BACKEND_CONNECT_TIMEOUT_MS })) : new FetchUpstream(FETCH_MAX_IN_FLIGHT, undefined);
     this.peers =
@@ -104,7 +110,7 @@ export class ProxyServer implements DataPlane {
   }
 
   get inFlight(): number {
-    return this.server?.pendingRequests ?? 0;
+    return (this.server?.pendingRequests ?? 0) + (this.quic?.pendingRequests ?? 0);
   }
 
   get websocketsActive(): number {
@@ -129,23 +135,28 @@ export class ProxyServer implements DataPlane {
 
   async start(): Promise<void> {
     const cfg = this.d.cfg;
-    this.server = Bun.serve({
+    const common = {
       hostname: cfg.bindAddress,
-      port: cfg.listenPort,
       reusePort: this.d.reusePort ?? false,
       idleTimeout: idleTimeoutSeconds(cfg.idleTimeoutMs),
       // 0 = unlimited: Bun's own default would cut uploads at 128 MiB.
       maxRequestBodySize: cfg.maxBodyBytes > 0 ? cfg.maxBodyBytes : Number.MAX_SAFE_INTEGER,
       development: false,
       tls: cfg.tls?.certs.map((c) => ({ cert: Bun.file(c.certPath), key: Bun.file(c.keyPath), serverName: c.serverName })),
-      fetch: (req, server) => this.handle(req, server),
       websocket: this.websockets.handler,
-      error: (err) => {
+      error: (err: Error) => {
         const id = requestId();
         this.d.log.error("proxy handler failed", { id, error: err });
         return errorResponse("bad_gateway", id);
       },
-    });
+    };
+    // HTTP/2 rides on the same TCP listener: ALPN h2 with TLS, the h2 preface without.
+    this.server = Bun.serve({ ...common, port: cfg.listenPort, http2: cfg.http2, fetch: (req, server) => this.handle(req, server) });
+    if (cfg.tls?.http3) {
+      const port = this.server.port ?? 0;
+      this.quic = Bun.serve({ ...common, port, http1: false, http3: true, fetch: (req, server) => this.handle(req, server, true) });
+      this.altSvc = altSvc(port);
+    }
     this.startRedirect();
   }
 
@@ -176,14 +187,15 @@ export class ProxyServer implements DataPlane {
     const s = this.server;
     if (!s) return;
     void this.redirect?.stop(true);
-    const graceful = s.stop(false);
+    // Bun answers stop(false) with GOAWAY on each HTTP/2 connection; streams in flight finish.
+    const graceful = Promise.all([s.stop(false), this.quic?.stop(false)]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, drainMs);
     });
     await Promise.race([graceful, deadline]);
     clearTimeout(timer);
-    await s.stop(true);
+    await Promise.all([s.stop(true), this.quic?.stop(true)]);
     this.backends.close();
     this.peers.close();
   }
@@ -202,14 +214,16 @@ export class ProxyServer implements DataPlane {
   private local(kind: ProxyErrorKind, opts?: ErrorResponseOptions): Response {
     const res = errorResponse(kind, requestId(), opts);
     this.d.stats.recordLocal(res.status);
+    if (this.altSvc !== null) res.headers.set("alt-svc", this.altSvc);
     return res;
   }
 
   /** Admit: refuse what must not be forwarded, decide trust, route to a pool, then forward (or tunnel a WebSocket). */
-  handle(req: Request, server: Server<TunnelData>): Response | Promise<Response | undefined> {
+  handle(req: Request, server: Server<TunnelData>, overQuic = false): Response | Promise<Response | undefined> {
     const d = this.d;
     const method = req.method;
     const head = ClientHead.scan(req.headers);
+    const protocol: ProtocolIndex = overQuic ? HTTP3 : d.cfg.http2 && looksLikeH2(req.headers) ? HTTP2 : HTTP1;
     const refused = refusal(method, head, d.cfg.maxBodyBytes);
     if (refused) return this.local(refused.kind, { detail: refused.reason });
     const router = d.router;
@@ -218,7 +232,7 @@ export class ProxyServer implements DataPlane {
     const fromMember = router.isFromMember(clientIp, head.via);
     // Only a member's own address vouches for its X-Forwarded-* and internal headers: a Via naming a
     // member can be forged by any client and must cost it balancing, nothing more.
-    const info: ForwardingInfo = { clientIp, proto: this.proto, via: this.via, trusted: fromMember && router.isMemberAddress(clientIp) };
+    const info: ForwardingInfo = { clientIp, proto: this.proto, via: this.vias[protocol]!, protocol, trusted: fromMember && router.isMemberAddress(clientIp) };
     const path = pathOf(req.url);
     let routed: RouteDecision;
     if (info.trusted && head.pool !== null) {
@@ -230,7 +244,8 @@ export class ProxyServer implements DataPlane {
       routed = new RouteDecision(route.pool, path, route.stripPrefix ? route.prefix : "");
     }
     const sel = new Selection(router.pool(routed.pool), d.nodeName, fromMember);
-    if (method === "GET" && head.upgrade !== null && head.upgrade.toLowerCase() === "websocket") {
+    // WebSockets are HTTP/1.1 only (Bun has no RFC 8441 over h2): a browser opens them on a 1.1 connection.
+    if (method === "GET" && !overQuic && head.upgrade !== null && head.upgrade.toLowerCase() === "websocket") {
       // The client's handshake fields must stay on `req` for Bun's upgrade; the upstream gets a prepared copy.
       const upstreamHeaders = new Headers(req.headers);
       prepareRequestHeaders(upstreamHeaders, info);
@@ -311,7 +326,7 @@ export class ProxyServer implements DataPlane {
       ctx.sel.exclude();
       return null;
     }
-    this.d.stats.recordResponse(ctx.targetStats!, r.status, (performance.now() - ctx.t0) / 1000);
+    this.d.stats.recordResponse(ctx.targetStats!, r.status, (performance.now() - ctx.t0) / 1000, ctx.protocol);
     return this.answer(ctx, r);
   }
 
@@ -367,6 +382,7 @@ export class ProxyServer implements DataPlane {
     ctx.upload?.answered();
     // Upstreams answer with end-to-end fields only; what a peer node signalled was for this node alone.
     stripNodeSignals(r.headers);
+    if (this.altSvc !== null) r.headers.set("alt-svc", this.altSvc);
     if (r.body !== null && isLarge(r.headers)) {
       // Bun sends a JS stream chunked whatever Content-Length says: drop it rather than contradict it.
       r.headers.delete("content-length");

@@ -2,11 +2,13 @@
 // its slots once; the request path only bumps numbers.
 
 import { CallbackGauge, Counter, Histogram, type HistogramSnapshot, LATENCY_BUCKETS_S, type Registry } from "../metrics/index.ts";
+import { CLIENT_PROTOCOLS, type ProtocolIndex } from "./protocol.ts";
 
 const CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"] as const;
 
 /** Everything a worker process counted, sent to the primary to be summed (plain data for IPC). */
 export interface StatsDump {
+  /** byClass: protocol-major (index = protocol × 5 + class), see TargetStats. */
   targets: [pool: string, name: string, byClass: number[], errors: number][];
   local: [status: number, count: number][];
   latency: HistogramSnapshot;
@@ -15,12 +17,13 @@ export interface StatsDump {
 }
 
 export interface TargetStats {
+  /** One slot per client protocol and status class: index = protocol × 5 + class (1xx..5xx). */
   byClass: { value: number }[];
   errors: { value: number };
 }
 
 export class ProxyStats {
-  readonly requests = new Counter("clusterclub_requests_total", "Proxied requests by pool, upstream target and status class");
+  readonly requests = new Counter("clusterclub_requests_total", "Proxied requests by pool, upstream target, client protocol and status class");
   readonly upstreamErrors = new Counter("clusterclub_upstream_errors_total", "Failed upstream attempts by pool and target");
   readonly localAnswers = new Counter("clusterclub_local_responses_total", "Answers made by the node itself, by status");
   readonly latency = new Histogram("clusterclub_upstream_response_seconds", "Time from forwarding to upstream response headers", LATENCY_BUCKETS_S);
@@ -48,7 +51,7 @@ export class ProxyStats {
       t = {
         pool,
         name,
-        byClass: CLASSES.map((c) => this.requests.slot({ pool, target: name, class: c })),
+        byClass: CLIENT_PROTOCOLS.flatMap((protocol) => CLASSES.map((c) => this.requests.slot({ pool, target: name, protocol, class: c }))),
         errors: this.upstreamErrors.slot({ pool, target: name }),
       };
       this.targets.set(key, t);
@@ -56,9 +59,9 @@ export class ProxyStats {
     return t;
   }
 
-  recordResponse(t: TargetStats, status: number, seconds: number): void {
+  recordResponse(t: TargetStats, status: number, seconds: number, protocol: ProtocolIndex = 0): void {
     const c = ((status / 100) | 0) - 1;
-    if (c >= 0 && c < 5) t.byClass[c]!.value++;
+    if (c >= 0 && c < 5) t.byClass[protocol * 5 + c]!.value++;
     this.latency.observe(seconds);
   }
 

@@ -150,7 +150,7 @@ export class Router {
   }
 }
 
-/** Whether a Via header value contains the hop `1.1 <name>` (as the proxy writes it). */
+/** Whether a Via header value contains the hop `<version> <name>` ("1.1", "2" or "3", as the proxy writes it). */
 export function viaNames(via: string, name: string): boolean {
   let from = 0;
   for (;;) {

@@ -164,7 +164,7 @@ describe("proxy over two healthy backends", () => {
     expect(s.backends.map((x) => x.address).sort()).toEqual([`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`].sort());
     expect(s.backends.every((x) => x.healthy && typeof x.last_check === "string")).toBe(true);
     const m = await (await fetch(`${node.adminUrl}/metrics`)).text();
-    expect(m).toContain(`clusterclub_requests_total{pool="default",target="127.0.0.1:${a.port}",class="2xx"}`);
+    expect(m).toContain(`clusterclub_requests_total{pool="default",target="127.0.0.1:${a.port}",protocol="1.1",class="2xx"}`);
     expect(m).toContain("clusterclub_upstream_response_seconds_bucket");
     expect(m).toContain(`clusterclub_healthy_backends{pool="default"} 2`);
     expect(m).toContain("clusterclub_health_transitions_total");
