@@ -27,7 +27,9 @@ const NODE_ARGS = {
 } as const;
 
 const NODE_HELP: Help = {
-  summary: `ClusterClub ${VERSION}: HTTP edge load balancer whose nodes form a cluster by gossip.`,
+  summary:
+    `ClusterClub ${VERSION}: HTTP edge load balancer whose nodes form a cluster by gossip.\n` +
+    "Clients speak HTTP/1.1 or HTTP/2 ([proxy] http2, on by default) and, opt-in, HTTP/3 ([proxy.tls] http3); backends HTTP/1.1.",
   commands: TOOL_COMMANDS,
   examples: [
     ["init --backend 127.0.0.1:3000", "write config.toml for an app on port 3000"],

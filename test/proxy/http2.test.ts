@@ -207,5 +207,12 @@ describe.skipIf(skip)("HTTP/2 and HTTP/3 at the edge", () => {
     expect(issues("[proxy.tls]\nhttp3 = true")).toEqual(["proxy.tls.http3: needs proxy.tls.cert and proxy.tls.key: HTTP/3 runs over TLS (QUIC) only"]);
     expect(issues('[proxy]\nhttp2 = "yes"')[0]).toMatch(/^proxy.http2: expected true or false/);
     expect(parseConfig('[[backends]]\naddress = "127.0.0.1:1"').proxy.http2).toBe(true);
+    // The CLI exits 2 before binding anything, naming the key.
+    const dir = mkdtempSync(join(tmpdir(), "cc-h3cfg-"));
+    const cfg = join(dir, "bad.toml");
+    writeFileSync(cfg, '[proxy.tls]\nhttp3 = true\n[[backends]]\naddress = "127.0.0.1:1"\n');
+    const p = Bun.spawnSync(["bun", join(import.meta.dir, "../../src/main.ts"), "--check", cfg], { stderr: "pipe", stdout: "pipe" });
+    expect(p.exitCode).toBe(2);
+    expect(p.stderr.toString()).toContain("proxy.tls.http3: needs proxy.tls.cert and proxy.tls.key");
   });
 });
