@@ -45,6 +45,13 @@ function sh(cmd: string[]): string {
   return r.stdout;
 }
 
+for (const [tool, pkg] of [["h2load", "nghttp2-client"], ["nginx", "nginx-light"], ["openssl", "openssl"]]) {
+  if (Bun.which(tool!) === null) {
+    console.error(`bench/h2.ts needs ${tool}: apt-get install ${pkg}`);
+    process.exit(2);
+  }
+}
+
 // One certificate for both proxies.
 sh(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "2", "-subj", "/CN=bench", "-addext", "subjectAltName=IP:127.0.0.1"]);
 

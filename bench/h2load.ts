@@ -34,3 +34,4 @@ const took = (performance.now() - t0) / 1000;
 lat.sort((a, b) => a - b);
 const q = (p: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! * 1000 : NaN);
 console.log(JSON.stringify({ rps: lat.length / took, p50Us: q(0.5), p99Us: q(0.99), errors, requests: lat.length }));
+export {};

@@ -3,12 +3,13 @@
 // connection: rapid reset (CVE-2023-44487), CONTINUATION flood (CVE-2024-27316), HPACK bomb, SETTINGS and
 // PING floods (also from a client that never reads), a window-update stall, more streams than
 // SETTINGS_MAX_CONCURRENT_STREAMS. For each: the node lives, what it did to the attacker, RSS before and
-// after, and no error for the other client. A table row per attack goes to stdout for the report.
+// after, and no error for the other client. A table row per attack goes to stdout for the report. Last,
+// the same node streams 1 GiB each way over h2c with its peak RSS sampled.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import http2 from "node:http2";
 import { connect as netConnect } from "node:net";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
-import { MB, type NodeProcess, spawnNode, treeUsage } from "../chaos/helpers.ts";
+import { MB, type NodeProcess, spawnNode, treeUsage, UsageSampler } from "../chaos/helpers.ts";
 import { FLAG, FRAME, frameBytes, hpackBlock, RawH2 } from "../helpers/h2raw.ts";
 
 /** A well-behaved h2 client on its own connection, asking for `/` every few ms; counts answers and errors. */
@@ -207,6 +208,26 @@ describe("hostile HTTP/2 clients", () => {
       return `no DATA sent while the window is 0; ${open} of 20 connections still open after 2 s`;
     });
   }, 30_000);
+
+  test("1 GiB down and 1 GiB up over h2c: streamed with backpressure, the node's RSS stays bounded", async () => {
+    const base = treeUsage(node.pid).rssBytes;
+    const sampler = new UsageSampler(node.pid, 100);
+    const GiB = 1 << 30;
+    const run = async (cmd: string) => {
+      const p = Bun.spawn(["sh", "-c", cmd], { stdout: "pipe", stderr: "pipe" });
+      const out = await new Response(p.stdout).text();
+      expect(await p.exited).toBe(0);
+      return out.trim();
+    };
+    const down = await run(`curl -s --http2-prior-knowledge -o /dev/null -w '%{size_download} %{http_version}' ${node.url}/bytes/${GiB}`);
+    const up = await run(`head -c ${GiB} /dev/zero | curl -s --http2-prior-knowledge -T - -w ' %{http_version}' ${node.url}/sink`);
+    sampler.stop();
+    expect(down).toBe(`${GiB} 2`);
+    expect(up.replace(/\s+/g, " ")).toBe(`${GiB} 2`);
+    const growth = (sampler.peakRss - base) / MB;
+    rows.push(`| 1 GiB down + 1 GiB up over h2c (not an attack) | streamed | ${(base / MB).toFixed(0)} → peak ${(sampler.peakRss / MB).toFixed(0)} | – |`);
+    expect(growth).toBeLessThan(64);
+  }, 60_000);
 
   test("more streams than SETTINGS_MAX_CONCURRENT_STREAMS", async () => {
     await underAttack("300 concurrent streams on one connection", 32, async () => {
