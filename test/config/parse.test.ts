@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError, parseConfig } from "../../src/config/index.ts";
 
 function issuesOf(text: string): { path: string; message: string }[] {
@@ -111,4 +114,17 @@ test("a short health interval lowers the default check timeout instead of failin
   const c = parseConfig(`[health]\ninterval = "200ms"\n[[backends]]\naddress = "127.0.0.1:1"`);
   expect(c.health.timeoutMs).toBe(200);
   expect(() => parseConfig(`[health]\ninterval = "200ms"\ntimeout = "1s"\n[[backends]]\naddress = "127.0.0.1:1"`)).toThrow(/health.timeout/);
+});
+
+test("proxy.http2 defaults to true; [proxy.tls] http3 without a certificate is an error naming proxy.tls.http3, and the CLI exits 2", () => {
+  const one = '\n[[backends]]\naddress = "127.0.0.1:1"';
+  expect(parseConfig(one).proxy.http2).toBe(true);
+  expect(parseConfig(`[proxy]\nhttp2 = false${one}`).proxy.http2).toBe(false);
+  expect(issuesOf(`[proxy.tls]\nhttp3 = true${one}`)).toEqual([{ path: "proxy.tls.http3", message: "needs proxy.tls.cert and proxy.tls.key: HTTP/3 runs over TLS (QUIC) only" }]);
+  expect(issuesOf(`[proxy]\nhttp2 = "yes"${one}`)[0]).toEqual({ path: "proxy.http2", message: 'expected true or false, got the string "yes"' });
+  const cfg = join(mkdtempSync(join(tmpdir(), "cc-h3cfg-")), "bad.toml");
+  writeFileSync(cfg, `[proxy.tls]\nhttp3 = true${one}\n`);
+  const p = Bun.spawnSync(["bun", join(import.meta.dir, "../../src/main.ts"), "--check", cfg], { stderr: "pipe", stdout: "pipe" });
+  expect(p.exitCode).toBe(2);
+  expect(p.stderr.toString()).toContain("proxy.tls.http3: needs proxy.tls.cert and proxy.tls.key");
 });

@@ -1,11 +1,11 @@
 // HTTP/2 and HTTP/3 from clients, HTTP/1.1 to upstreams: curl over h2 (TLS, ALPN) and h2c (prior
 // knowledge), Bun's fetch over h3 (QUIC), a raw frame client for what curl will not send, a two-node
 // cluster entered over h2, the request counter's protocol label, http2 = false, and drain with GOAWAY.
+// (The config keys are tested in test/config/parse.test.ts.)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, parseConfig } from "../../src/config/index.ts";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
 import { makePki, opensslAvailable, type TestPki } from "../helpers/certs.ts";
 import { FLAG, FRAME, RawH2 } from "../helpers/h2raw.ts";
@@ -194,25 +194,4 @@ describe.skipIf(skip)("HTTP/2 and HTTP/3 at the edge", () => {
     await stopped;
     c.close();
   }, 15_000);
-
-  test("config: http3 without a certificate names proxy.tls.http3; http2 must be a boolean", () => {
-    const issues = (text: string) => {
-      try {
-        parseConfig(`${text}\n[[backends]]\naddress = "127.0.0.1:1"`);
-      } catch (e) {
-        if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-      }
-      return [];
-    };
-    expect(issues("[proxy.tls]\nhttp3 = true")).toEqual(["proxy.tls.http3: needs proxy.tls.cert and proxy.tls.key: HTTP/3 runs over TLS (QUIC) only"]);
-    expect(issues('[proxy]\nhttp2 = "yes"')[0]).toMatch(/^proxy.http2: expected true or false/);
-    expect(parseConfig('[[backends]]\naddress = "127.0.0.1:1"').proxy.http2).toBe(true);
-    // The CLI exits 2 before binding anything, naming the key.
-    const dir = mkdtempSync(join(tmpdir(), "cc-h3cfg-"));
-    const cfg = join(dir, "bad.toml");
-    writeFileSync(cfg, '[proxy.tls]\nhttp3 = true\n[[backends]]\naddress = "127.0.0.1:1"\n');
-    const p = Bun.spawnSync(["bun", join(import.meta.dir, "../../src/main.ts"), "--check", cfg], { stderr: "pipe", stdout: "pipe" });
-    expect(p.exitCode).toBe(2);
-    expect(p.stderr.toString()).toContain("proxy.tls.http3: needs proxy.tls.cert and proxy.tls.key");
-  });
 });
