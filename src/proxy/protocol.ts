@@ -3,10 +3,11 @@
 //
 // Bun 1.4.4 does not say on a Request which version carried it. HTTP/3 is told apart by listener (the
 // QUIC listener is a Bun.serve of its own). HTTP/1.1 and HTTP/2 share the TCP listener; what differs is
-// where `host` sits. An HTTP/1.1 client sends Host first (RFC 9110 §7.2 says it SHOULD), and Bun keeps
-// the wire order; Bun builds an h2 request's fields as the client's regular fields followed by `host`,
-// made from :authority. Headers iterate sorted, but Bun's toJSON() keeps the order (well-known names
-// first, in arrival order, then the others), so that is where we look (README, Operating limits).
+// where `host` sits. Bun builds an h2 request's fields as the client's regular fields followed by `host`,
+// made from :authority, so host is its last well-known field; HTTP/1.1 clients send Host first (RFC 9110
+// §7.2 says they SHOULD) or among their fields (Bun's fetch: after Accept, before Accept-Encoding), and Bun
+// keeps the wire order. Headers iterate sorted, but Bun's toJSON() keeps the order (well-known names first,
+// in arrival order, then the others), so that is where we look (README, Operating limits).
 
 export const CLIENT_PROTOCOLS = ["1.1", "2", "3"] as const;
 export type ClientProtocol = (typeof CLIENT_PROTOCOLS)[number];
@@ -28,25 +29,39 @@ export function altSvc(port: number): string {
 }
 
 /**
- * Fields an HTTP/1.1 client commonly sends after Host (Node's http client ends with Connection); Bun
- * lists them among its well-known names, so one right after `host` means Host was not appended by h2.
+ * Header names Bun's Headers keeps in its well-known section (WebKit's HTTPHeaderNames): toJSON() lists
+ * those first, in arrival order, then the others. Only the candidates Bun really treats so are kept,
+ * checked once here: such a name is listed before an unknown one that was added first.
  */
-const AFTER_HOST_IN_H1 = new Set(["connection", "user-agent", "accept", "accept-encoding", "accept-language", "content-type", "content-length", "transfer-encoding", "cookie", "authorization", "referer", "origin", "cache-control", "upgrade", "via", "x-forwarded-for"]);
+const WELL_KNOWN: ReadonlySet<string> = new Set(
+  [
+    "accept", "accept-charset", "accept-encoding", "accept-language", "accept-ranges", "authorization", "cache-control", "connection",
+    "content-disposition", "content-encoding", "content-language", "content-length", "content-location", "content-range", "content-type",
+    "cookie", "date", "dnt", "etag", "expect", "expires", "if-match", "if-modified-since", "if-none-match", "if-range",
+    "if-unmodified-since", "keep-alive", "last-event-id", "last-modified", "origin", "pragma", "proxy-authorization", "range", "referer",
+    "sec-fetch-dest", "sec-fetch-mode", "sec-fetch-site", "sec-fetch-user", "sec-websocket-key", "sec-websocket-version",
+    "sec-websocket-protocol", "sec-websocket-extensions", "te", "trailer", "transfer-encoding", "upgrade", "upgrade-insecure-requests",
+    "user-agent", "via",
+  ].filter((name) => Object.keys(new Headers([["x-clusterclub-probe", "1"], [name, "1"]]).toJSON())[0] === name),
+);
 
 /**
- * On the TCP listener with http2 on: whether Bun built this request from HTTP/2 frames. `host` not first,
- * and no well-known field right after it. About 0.3 µs (one toJSON).
+ * On the TCP listener with http2 on: whether Bun built this request from HTTP/2 frames, i.e. `host` comes
+ * after some well-known field and before none. About 0.3 µs (one toJSON). An HTTP/1.1 request with Host as
+ * its last well-known field (after at least one other) is taken for h2; an h2 request with no well-known
+ * field but host for HTTP/1.1.
  */
 export function looksLikeH2(h: Headers): boolean {
-  let seenHost = false;
-  let first = true;
+  let before = false;
+  let host = false;
+  // Everything listed before host is well-known (that section comes first).
   for (const name in h.toJSON()) {
-    if (seenHost) return !AFTER_HOST_IN_H1.has(name);
-    if (name === "host") {
-      if (first) return false;
-      seenHost = true;
-    }
-    first = false;
+    if (host) {
+      if (WELL_KNOWN.has(name)) return false;
+    } else if (name === "host") {
+      if (!before) return false;
+      host = true;
+    } else before = true;
   }
-  return seenHost;
+  return host;
 }
