@@ -181,6 +181,34 @@ describe.skipIf(skip)("HTTP/2 and HTTP/3 at the edge", () => {
     }
   }, 20_000);
 
+  test("over h2 the failure rules are the same: a refused backend is retried on the other, all failed is 502, none healthy is 503 with Retry-After", async () => {
+    const a = startBackend({ name: "a" });
+    const b = startBackend({ name: "b" });
+    const node = await startNode({ name: "edge-retry", backends: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`], health: 'interval = "100ms"\ntimeout = "100ms"\nrise = 1\nfall = 100' });
+    try {
+      await until(async () => (await curl(["--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", `${node.url}/`])).out === "200", 5000);
+      await a.stop();
+      // a is still "up" by its checks (fall = 100): each request that picks it is refused and goes to b.
+      for (let i = 0; i < 4; i++) {
+        const r = await curl(["--http2-prior-knowledge", "-i", `${node.url}/`]);
+        expect(r.out).toStartWith("HTTP/2 200");
+        expect(r.out).toContain("x-backend: b");
+      }
+      await b.stop();
+      // Every attempt failed: 502 (and b's refused socket marks it down at once) ...
+      expect((await curl(["--http2-prior-knowledge", "-i", `${node.url}/`])).out).toStartWith("HTTP/2 502");
+      // ... so then nothing is healthy: 503.
+      const none = await curl(["--http2-prior-knowledge", "-i", `${node.url}/`]);
+      expect(none.out).toStartWith("HTTP/2 503");
+      expect(none.out).toContain("retry-after: ");
+      expect(none.out).not.toContain("x-clusterclub-");
+    } finally {
+      await node.stop(0);
+      await a.stop();
+      await b.stop();
+    }
+  }, 15_000);
+
   test("drain: stopping sends GOAWAY on an h2 connection and lets its stream in flight finish", async () => {
     const node = await startNode({ name: "edge-drain", backends: [`127.0.0.1:${backend.port}`] });
     const c = await RawH2.connect(node.proxy.port);
