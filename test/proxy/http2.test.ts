@@ -112,7 +112,7 @@ describe.skipIf(skip)("HTTP/2 and HTTP/3 at the edge", () => {
 
   test("the request counter carries the client's protocol", async () => {
     const m = await (await fetch(`${tlsNode.adminUrl}/metrics`)).text();
-    const count = (p: string) => Number(m.match(new RegExp(`^clusterclub_requests_total\\{target="127.0.0.1:${backend.port}",protocol="${p}",class="2xx"\\} (\\d+)$`, "m"))?.[1] ?? -1);
+    const count = (p: string) => Number(m.match(new RegExp(`^clusterclub_requests_total\\{pool="default",target="127.0.0.1:${backend.port}",protocol="${p}",class="2xx"\\} (\\d+)$`, "m"))?.[1] ?? -1);
     expect(count("1.1")).toBeGreaterThanOrEqual(1);
     expect(count("2")).toBeGreaterThanOrEqual(1);
     expect(count("3")).toBeGreaterThanOrEqual(2);

@@ -86,7 +86,7 @@ describe("routes on one node", () => {
     expect(s.backends.map((b) => b.pool)).toEqual(["default", "api", "web"]);
     const m = await (await fetch(`${node.adminUrl}/metrics`)).text();
     expect(m).toContain(`clusterclub_backend_healthy{pool="api",backend="127.0.0.1:${api.port}"} 1`);
-    expect(m).toMatch(/clusterclub_requests_total\{pool="web",target="127\.0\.0\.1:\d+",class="2xx"\} [1-9]/);
+    expect(m).toMatch(/clusterclub_requests_total\{pool="web",target="127\.0\.0\.1:\d+",protocol="1\.1",class="2xx"\} [1-9]/);
   });
 
   test("a reload changes routes and pools live; no route and no default pool is a one-line 404", async () => {
