@@ -116,7 +116,12 @@ describe.skipIf(skip)("HTTP/2 and HTTP/3 in Chromium", () => {
     });
     try {
       const page = await quic.newPage();
-      const res = await page.goto(`${origin}/`);
+      // About one run in fifteen here, Chromium's first QUIC handshake with Bun 1.4.4 fails with
+      // ERR_QUIC_PROTOCOL_ERROR (README, Operating limits); a browser would fall back to h2. One retry.
+      const res = await page.goto(`${origin}/`).catch((e: Error) => {
+        if (!e.message.includes("ERR_QUIC_PROTOCOL_ERROR")) throw e;
+        return page.goto(`${origin}/`);
+      });
       expect(res?.status()).toBe(200);
       expect(await page.evaluate(() => performance.getEntriesByType("navigation")[0]!.nextHopProtocol)).toBe("h3");
       expect(await page.evaluate(() => document.body.textContent)).toContain("Hello from page-backend");
