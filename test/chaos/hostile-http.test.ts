@@ -121,7 +121,6 @@ const REFUSED: [name: string, marker: string, bytes: string, versionRefusal?: "5
   ["no Host", "/p-nohost", `GET /p-nohost HTTP/1.1\r\n\r\n`],
   ["an unknown HTTP version", "/p-ver", `GET /p-ver HTTP/1.7\r\n${H}\r\n`, "505 ok"],
   ["HTTP/0.9", "/p-http09", `GET /p-http09\r\n\r\n`, "505 ok"],
-  ["an HTTP/2 preface on the HTTP/1 port", "PRI", `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`],
   ["a request target without a leading slash", "p-noslash", `GET p-noslash HTTP/1.1\r\n${H}\r\n`],
   ["a request line of 100 KB", "/p-longline", `GET /p-longline?${"a".repeat(100_000)} HTTP/1.1\r\n${H}\r\n`],
   ["one header of 100 KB", "/p-bighdr", `GET /p-bighdr HTTP/1.1\r\n${H}X-Big: ${"b".repeat(100_000)}\r\n\r\n`],
@@ -163,6 +162,17 @@ describe("refused with a 4xx, nothing reaches a backend", () => {
       backendSawNothing(marker);
     });
   }
+});
+
+describe("an HTTP/2 preface", () => {
+  // h2c is on by default (proxy.http2): the preface opens an HTTP/2 connection instead of being refused.
+  // What hostile HTTP/2 can do is test/proxy/h2-hostile.test.ts.
+  probe("an HTTP/2 preface opens HTTP/2 (the node's SETTINGS come back) and nothing reaches a backend", async () => {
+    const a = await raw(`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`, 300);
+    expect(a.status).toBeNull();
+    expect(a.text.charCodeAt(3)).toBe(4); // the first frame is SETTINGS
+    backendSawNothing("PRI");
+  });
 });
 
 describe("neutralised: forwarded as one unambiguous request", () => {
