@@ -13,11 +13,14 @@ import { type NodeMeta, poolId } from "./control/nodemeta.ts";
 import type { Member, Memberlist } from "./cluster/index.ts";
 import { type GossipTransportFactory, Membership } from "./control/membership.ts";
 import { PoolHealth } from "./health/pools.ts";
+import { USER_MSG } from "./control/usermessages.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Registry } from "./metrics/index.ts";
 import { registerNodeMetrics } from "./metrics/node.ts";
 import type { DataPlane } from "./proxy/dataplane.ts";
 import { ProxyStats } from "./proxy/stats.ts";
+import { UsageGossip } from "./ratelimit/gossip.ts";
+import { registerRateLimitMetrics } from "./ratelimit/metrics.ts";
 import { Router } from "./routing/router.ts";
 import { buildSnapshot } from "./routing/builder.ts";
 import { emptySnapshot } from "./routing/snapshot.ts";
@@ -50,6 +53,8 @@ export class ClusterClubNode {
   readonly traffic = new TrafficSampler(this.stats);
   readonly events: EventHub;
   private readonly membership: Membership;
+  /** Rate-limit usage to and from the cluster; absent without cluster-scope [[rate_limits]]. */
+  readonly usage: UsageGossip | undefined;
   private readonly registry = new Registry();
   private readonly log: Logger;
   private readonly startedAt = Date.now();
@@ -73,11 +78,27 @@ export class ClusterClubNode {
       log: this.log,
       onConnectFailure: (pool, address, code) => this.health.reportConnectFailure(pool, address, code),
     });
+    const port = this.proxy.usage;
+    const usage = port && new UsageGossip({
+      nodeName: config.cluster.nodeName,
+      type: USER_MSG.rateLimit,
+      table: port.table,
+      limits: port.limits,
+      bytesPerS: config.cluster.rateLimitGossipBytes,
+      // Ten gossip rounds without a word from a node (heartbeats go out eight times as often) is a silence.
+      silentMs: Math.max(1000, 10 * config.cluster.gossipIntervalMs),
+      heartbeatMs: Math.max(1000, 10 * config.cluster.gossipIntervalMs) / 8,
+      members: () => this.membership.memberCount,
+      pull: () => port.takeFresh((e, n) => usage!.local(e, n)),
+      sink: port,
+    });
+    this.usage = usage?.active ? usage : undefined;
     this.membership = new Membership(config.cluster, this.localMeta(), {
       wheel,
       logger: this.log.child("cluster"),
       transport: opts.gossipTransport,
       onMembers: () => this.publish(),
+      channels: this.usage ? [this.usage] : [],
     });
     this.stats.readInFlight = () => this.proxy.inFlight;
     this.events = new EventHub({
@@ -97,6 +118,7 @@ export class ClusterClubNode {
       gossip: () => this.cluster?.metrics(),
       metaBroadcasts: () => this.membership.metaSent,
     });
+    if (port) registerRateLimitMetrics(this.registry, port, this.usage);
     this.health.onChange(() => {
       this.publish();
       this.membership.announce(this.localMeta());

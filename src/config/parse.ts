@@ -11,7 +11,7 @@ import { readKeyFile } from "./keyfile.ts";
 import { resolvePoolsAndRoutes } from "./pools.ts";
 import { isTable, type Table, typeName } from "./table.ts";
 import { resolveTls } from "./tls.ts";
-import { type AnyField, BACKENDS, type BackendConfig, type Config, DEFAULT_POOL, eachSection, type Fields, POOLS, propsOf, ROUTES, SCHEMA, type SectionSpec } from "./schema.ts";
+import { type AnyField, BACKENDS, type BackendConfig, type Config, DEFAULT_POOL, eachSection, type Fields, POOLS, propsOf, RATE_LIMITS, type RateLimitConfig, type RateLimitKey, ROUTES, SCHEMA, type SectionSpec } from "./schema.ts";
 
 export interface ConfigIssue {
   /** Key path, e.g. `backends[2].address`; empty for the whole file. */
@@ -176,7 +176,7 @@ export function parseConfig(text: string, source = "config"): Config {
     throw new ConfigError(source, [{ path: "", message: msg }]);
   }
   const issues: ConfigIssue[] = [];
-  const sectionKeys = new Set([...Object.values(SCHEMA).map((s) => s.key), BACKENDS.key, POOLS.key, ROUTES.key]);
+  const sectionKeys = new Set([...Object.values(SCHEMA).map((s) => s.key), BACKENDS.key, POOLS.key, ROUTES.key, RATE_LIMITS.key]);
   for (const key of Object.keys(doc)) {
     if (!sectionKeys.has(key)) issues.push({ path: key, message: `unknown section; known: ${[...sectionKeys].join(", ")}` });
   }
@@ -199,13 +199,62 @@ export function parseConfig(text: string, source = "config"): Config {
     },
     issues,
   );
+  const rateLimits = resolveRateLimits(doc.rate_limits, issues);
   crossCheck(cluster, proxy, health, admin, issues);
   if (issues.length > 0) throw new ConfigError(source, issues);
   if (!isComplete(SCHEMA.cluster.fields, cluster) || !isComplete(SCHEMA.proxy.fields, proxy) || !isComplete(SCHEMA.health.fields, health) || !isComplete(SCHEMA.admin.fields, admin)) {
     // Unreachable: a property without a value has a default, or its absence was an issue above.
     throw new ConfigError(source, [{ path: "", message: "incomplete configuration" }]);
   }
-  return { cluster, proxy: tls ? { ...proxy, tls } : proxy, health, admin, backends, pools, routes };
+  return { cluster, proxy: tls ? { ...proxy, tls } : proxy, health, admin, backends, pools, routes, rateLimits };
+}
+
+/** An HTTP field name (RFC 9110 token). */
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** `ip` | `header:<name>` | `route` | "" → the key spec, or why not. */
+export function parseRateLimitKey(text: string): RateLimitKey | string {
+  if (text === "") return { kind: "global" };
+  if (text === "ip" || text === "route") return { kind: text };
+  if (text.startsWith("header:")) {
+    const name = text.slice(7).trim();
+    if (!FIELD_NAME.test(name)) return `"${name}" is not a header field name`;
+    return { kind: "header", name: name.toLowerCase() };
+  }
+  return `"${text}" is not a key; expected "ip", "header:<name>", "route" or "" (one bucket for all)`;
+}
+
+function resolveRateLimits(raw: unknown, issues: ConfigIssue[]): RateLimitConfig[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) {
+    issues.push({ path: "rate_limits", message: `expected an array of tables ([[rate_limits]]), got ${typeName(raw)}` });
+    return [];
+  }
+  const out: RateLimitConfig[] = [];
+  const seen = new Map<string, number>();
+  raw.forEach((entry, i) => {
+    const prefix = `rate_limits[${i}].`;
+    if (!isTable(entry)) {
+      issues.push({ path: `rate_limits[${i}]`, message: `expected a table with name, key, rate, got ${typeName(entry)}` });
+      return;
+    }
+    const before = issues.length;
+    const r = resolveTable(RATE_LIMITS.fields, entry, prefix, issues);
+    if (issues.length > before || !isComplete(RATE_LIMITS.fields, r)) return;
+    const first = seen.get(r.name);
+    if (first !== undefined) {
+      issues.push({ path: `${prefix}name`, message: `duplicate of rate_limits[${first}].name ("${r.name}")` });
+      return;
+    }
+    seen.set(r.name, i);
+    const key = parseRateLimitKey(r.key);
+    if (typeof key === "string") {
+      issues.push({ path: `${prefix}key`, message: key });
+      return;
+    }
+    out.push({ name: r.name, key, rate: r.rate, burst: r.burst ?? r.rate, scope: r.scope, pool: r.pool });
+  });
+  return out;
 }
 
 /** A [[backends]] list (the top-level one, `required`, or a pool's) at `key`. */
@@ -281,6 +330,11 @@ function crossCheck(
   }
 }
 
+/** A key spec as the config file writes it. */
+export function rateLimitKeyText(k: RateLimitKey): string {
+  return k.kind === "global" ? "" : k.kind === "header" ? `header:${k.name}` : k.kind;
+}
+
 export async function loadConfig(path: string): Promise<Config> {
   const file = Bun.file(path);
   if (!(await file.exists())) {
@@ -327,6 +381,11 @@ export function configToToml(cfg: Config): string {
     lines.push("[[routes]]");
     if (r.host !== undefined) lines.push(`host = ${JSON.stringify(r.host)}`);
     lines.push(`path_prefix = ${JSON.stringify(r.pathPrefix)}`, `pool = ${JSON.stringify(r.pool)}`, `strip_prefix = ${r.stripPrefix}`, "");
+  }
+  for (const r of cfg.rateLimits) {
+    lines.push("[[rate_limits]]", `name = ${JSON.stringify(r.name)}`, `key = ${JSON.stringify(rateLimitKeyText(r.key))}`, `rate = ${r.rate}`, `burst = ${r.burst}`, `scope = "${r.scope}"`);
+    if (r.pool !== undefined) lines.push(`pool = ${JSON.stringify(r.pool)}`);
+    lines.push("");
   }
   return lines.join("\n");
 }

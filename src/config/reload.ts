@@ -2,7 +2,7 @@
 // force at once, which wait for a restart, and the configuration that is then really in force (so
 // /status and --check never show a value the node does not use).
 
-import { type AnyField, BACKENDS, type Config, eachSection, POOLS, propsOf, type ReloadRule, ROUTES, SCHEMA, type SectionSpec } from "./schema.ts";
+import { type AnyField, BACKENDS, type Config, eachSection, POOLS, propsOf, RATE_LIMITS, type ReloadRule, ROUTES, SCHEMA, type SectionSpec } from "./schema.ts";
 
 /** Changed keys (TOML paths, e.g. `proxy.response_timeout`), by reload rule. */
 export type ConfigDiff = Record<ReloadRule, string[]>;
@@ -34,6 +34,7 @@ export function diffConfig(prev: Config, next: Config): ConfigDiff {
   const named = (c: Config) => c.pools.filter((p) => p.backends !== c.backends);
   if (!same(named(prev), named(next))) diff[POOLS.reload].push(POOLS.key);
   if (!same(prev.routes, next.routes)) diff[ROUTES.reload].push(ROUTES.key);
+  if (!same(prev.rateLimits, next.rateLimits)) diff[RATE_LIMITS.reload].push(RATE_LIMITS.key);
   return diff;
 }
 
@@ -60,6 +61,7 @@ export function settleReload(prev: Config, next: Config, diff: ConfigDiff, keyri
     backends: takes(BACKENDS.reload) ? next.backends : prev.backends,
     pools: takes(POOLS.reload) ? next.pools : prev.pools,
     routes: takes(ROUTES.reload) ? next.routes : prev.routes,
+    rateLimits: takes(RATE_LIMITS.reload) ? next.rateLimits : prev.rateLimits,
   };
   return {
     config,

@@ -108,6 +108,7 @@ export const SCHEMA: { [S in keyof SectionTypes]: SectionSpec<SectionTypes[S]> }
       pushPullIntervalMs: { key: "pushpull_interval", type: dur(100), default: () => 30_000, reload: "restart", doc: "full state sync period" },
       tls: { key: "tls", type: { kind: "bool" }, default: () => false, reload: "restart", doc: "forward to peer nodes over HTTPS (their proxies must terminate TLS)" },
       tlsCa: { key: "tls_ca", type: { kind: "string", nonEmpty: true }, reload: "restart", doc: "CA file (PEM) to verify peers with when tls = true (default: system CAs)" },
+      rateLimitGossipBytes: { key: "rate_limit_gossip_bytes", type: { kind: "int", min: 1024, max: 100 * 1024 * 1024 }, default: () => 65_536, reload: "restart", doc: "rate-limit usage gossip: bytes per second this node may send at most" },
     },
   },
   proxy: {
@@ -123,6 +124,7 @@ export const SCHEMA: { [S in keyof SectionTypes]: SectionSpec<SectionTypes[S]> }
       upstreamClient: { key: "upstream_client", type: { kind: "enum", values: ["pooled", "fetch"] }, default: () => "pooled", reload: "restart", doc: "HTTP client to backends and plain-HTTP peers: pooled (ours, keep-alive pool) or fetch (Bun's)" },
       workers: { key: "workers", type: { kind: "int", min: 0, max: 256 }, default: () => 0, reload: "restart", doc: "proxy processes sharing the port (0 = one per core, 1 = the node's own process)" },
       http2: { key: "http2", type: { kind: "bool" }, default: () => true, reload: "restart", doc: "serve HTTP/2 to clients: ALPN h2 with [proxy.tls], prior knowledge (h2c) without; false = HTTP/1.1 only" },
+      rateLimitsMaxKeys: { key: "rate_limits_max_keys", type: { kind: "int", min: 100, max: 10_000_000 }, default: () => 100_000, reload: "restart", doc: "rate-limit keys tracked per process at most; the least recently used is forgotten first" },
     },
   },
   health: {
@@ -186,6 +188,30 @@ export const ROUTES: { key: "routes"; reload: ReloadRule; fields: Fields<RouteCo
   },
 };
 
+/** What a [[rate_limits]] table holds as written; `key` is parsed into a RateLimitKey. */
+export interface RateLimitEntry {
+  name: string;
+  key: string;
+  rate: number;
+  burst?: number;
+  scope: "cluster" | "node";
+  pool?: string;
+}
+
+export const RATE_LIMITS: { key: "rate_limits"; reload: ReloadRule; fields: Fields<RateLimitEntry> } = {
+  key: "rate_limits",
+  // Buckets and their gossip are built at start.
+  reload: "restart",
+  fields: {
+    name: { key: "name", type: { kind: "string", nonEmpty: true }, required: true, reload: "restart", doc: "unique name; the same limit on every node has the same name" },
+    key: { key: "key", type: { kind: "string" }, default: () => "", reload: "restart", doc: 'what one bucket is for: "ip", "header:<name>", "route", or "" (one bucket)' },
+    rate: { key: "rate", type: { kind: "int", min: 1, max: 1_000_000_000 }, required: true, reload: "restart", doc: "requests per second per key value (for the whole cluster when scope = cluster)" },
+    burst: { key: "burst", type: { kind: "int", min: 1, max: 1_000_000_000 }, reload: "restart", doc: "requests allowed at once above the rate (default: rate)" },
+    scope: { key: "scope", type: { kind: "enum", values: ["cluster", "node"] }, default: () => "cluster", reload: "restart", doc: "cluster: one limit for all nodes together; node: each node on its own" },
+    pool: { key: "pool", type: { kind: "string", nonEmpty: true }, reload: "restart", doc: "only requests routed to this pool (default: all)" },
+  },
+};
+
 /**
  * Calls `fn` once per section with its spec and how to read that section from a Config: a loop over
  * the sections that stays typed (a plain loop would mix the sections' types).
@@ -219,6 +245,8 @@ export interface ClusterConfig {
   pushPullIntervalMs: number;
   tls: boolean;
   tlsCa?: string;
+  /** Rate-limit usage gossip: bytes per second sent at most. */
+  rateLimitGossipBytes: number;
 }
 
 export interface ProxyConfig {
@@ -234,6 +262,8 @@ export interface ProxyConfig {
   workers: number;
   /** HTTP/2 to clients (ALPN h2 over TLS, h2c prior knowledge on cleartext); upstreams stay HTTP/1.1. */
   http2: boolean;
+  /** Rate-limit keys tracked per process at most (LRU). */
+  rateLimitsMaxKeys: number;
   /** [proxy.tls]: terminate TLS on the proxy listener. */
   tls?: TlsConfig;
 }
@@ -274,6 +304,19 @@ export interface RouteConfig {
   stripPrefix: boolean;
 }
 
+/** What one rate-limit bucket is keyed by. */
+export type RateLimitKey = { kind: "ip" } | { kind: "header"; name: string } | { kind: "route" } | { kind: "global" };
+
+export interface RateLimitConfig {
+  name: string;
+  key: RateLimitKey;
+  /** Requests per second per key value. */
+  rate: number;
+  burst: number;
+  scope: "cluster" | "node";
+  pool?: string;
+}
+
 export interface Config {
   cluster: ClusterConfig;
   proxy: ProxyConfig;
@@ -285,4 +328,6 @@ export interface Config {
   pools: PoolConfig[];
   /** [[routes]] as written (file order; matching order is by specificity, see routing/routes.ts). */
   routes: RouteConfig[];
+  /** [[rate_limits]], in file order. */
+  rateLimits: RateLimitConfig[];
 }

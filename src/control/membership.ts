@@ -7,6 +7,7 @@ import type { Logger } from "../log.ts";
 import type { TimingWheel } from "../timer/wheel.ts";
 import { MetaPublisher } from "./metapublisher.ts";
 import { encodeNodeMeta, type NodeMeta } from "./nodemeta.ts";
+import { type UserChannel, UserMessages } from "./usermessages.ts";
 
 /** Builds the gossip transport for the configured bind address and port (default: the engine's sockets). */
 export type GossipTransportFactory = (bind: NetTransportOptions) => Promise<Transport>;
@@ -17,11 +18,17 @@ export interface MembershipOptions {
   transport?: GossipTransportFactory;
   /** A member joined, left or changed (its metadata, or suspect/alive). */
   onMembers(): void;
+  /** Features that talk through user messages and push/pull state (rate-limit usage). */
+  channels?: UserChannel[];
 }
 
 export class Membership {
   private readonly meta: MetaPublisher;
+  /** User messages and state, by type byte. */
+  readonly user = new UserMessages();
   engine: Memberlist | undefined;
+  /** Known members (any state), kept on member events so the gossip path can read it cheaply. */
+  memberCount = 1;
 
   constructor(
     private readonly cfg: ClusterConfig,
@@ -29,6 +36,7 @@ export class Membership {
     private readonly o: MembershipOptions,
   ) {
     this.meta = new MetaPublisher(initial, o.wheel);
+    for (const c of o.channels ?? []) this.user.add(c);
   }
 
   /** Metadata broadcasts sent (health-driven updates), for metrics. */
@@ -50,7 +58,11 @@ export class Membership {
     const log = this.o.logger;
     // An unset shared_key is warned about where it matters (a public bind): src/config/warnings.ts.
     this.meta.update(meta);
-    const onMember = () => this.o.onMembers();
+    const onMember = () => {
+      this.memberCount = this.engine?.members().length ?? 1;
+      this.o.onMembers();
+    };
+    const user = this.user;
     this.engine = await Memberlist.create({
       name: c.nodeName,
       bindAddress: c.bindAddress,
@@ -60,7 +72,13 @@ export class Membership {
       secrets: c.sharedKey ? { primary: c.sharedKey, extra: c.extraKeys } : undefined,
       peers: c.peers,
       // Our metadata means "this many healthy backends, proxy on this port"; the engine only carries it.
-      delegate: { nodeMeta: () => encodeNodeMeta(this.meta.announce()) },
+      delegate: {
+        nodeMeta: () => encodeNodeMeta(this.meta.announce()),
+        notifyMsg: (m) => user.notifyMsg(m),
+        getBroadcasts: (overhead, limit) => user.getBroadcasts(overhead, limit),
+        localState: () => user.localState(),
+        mergeRemoteState: (s) => user.mergeRemoteState(s),
+      },
       events: { notifyJoin: onMember, notifyLeave: onMember, notifyUpdate: onMember },
       probeIntervalMs: c.probeIntervalMs,
       probeTimeoutMs: c.probeTimeoutMs,

@@ -3,6 +3,7 @@
 
 import type { WorkerStatus } from "../admin/status.ts";
 import type { ProxyConfig } from "../config/schema.ts";
+import type { UsagePort } from "../ratelimit/limiter.ts";
 import type { RoutingSnapshot } from "../routing/snapshot.ts";
 
 export interface DataPlane {
@@ -24,6 +25,8 @@ export interface DataPlane {
    * when it serves in the node's own process: there is nothing more to say about that one.
    */
   workers?(): WorkerStatus[];
+  /** Rate-limit usage for the node's gossip (the in-process limiter, or the workers' relay); absent without [[rate_limits]]. */
+  readonly usage?: UsagePort;
   /** Stops accepting, drains in-flight requests up to `drainMs`, then closes. */
   stop(drainMs: number): Promise<void>;
 }

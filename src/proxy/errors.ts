@@ -11,7 +11,7 @@ export function requestId(): string {
   return `${bootId}-${seq.toString(36)}`;
 }
 
-export type ProxyErrorKind = "not_routed" | "no_backend" | "bad_gateway" | "timeout" | "too_large" | "bad_request" | "not_allowed" | "client_timeout" | "client_closed";
+export type ProxyErrorKind = "not_routed" | "no_backend" | "bad_gateway" | "timeout" | "too_large" | "bad_request" | "not_allowed" | "client_timeout" | "client_closed" | "rate_limited";
 
 const STATUS: Record<ProxyErrorKind, number> = {
   not_routed: 404,
@@ -22,6 +22,7 @@ const STATUS: Record<ProxyErrorKind, number> = {
   client_timeout: 408,
   bad_request: 400,
   not_allowed: 405,
+  rate_limited: 429,
   // nginx's code for a client that closed the connection first; nobody reads it, but logs and metrics do.
   client_closed: 499,
 };
@@ -36,6 +37,7 @@ const TEXT: Record<ProxyErrorKind, string> = {
   bad_request: "bad request",
   not_allowed: "method not allowed",
   client_closed: "the client closed the connection",
+  rate_limited: "too many requests",
 };
 
 export interface ErrorResponseOptions {
@@ -43,6 +45,8 @@ export interface ErrorResponseOptions {
   /** Mark a 503 as "this node has no backend", for the peer that forwarded the request. */
   markNoBackend?: boolean;
   detail?: string;
+  /** More fields for this answer (e.g. a rate limit's). */
+  headers?: Record<string, string>;
 }
 
 export function errorResponse(kind: ProxyErrorKind, id: string, opts: ErrorResponseOptions = {}): Response {
@@ -54,6 +58,7 @@ export function errorResponse(kind: ProxyErrorKind, id: string, opts: ErrorRespo
   };
   if (opts.retryAfterS !== undefined) headers["retry-after"] = String(opts.retryAfterS);
   if (opts.markNoBackend) headers[NO_BACKEND_HEADER] = "1";
+  if (opts.headers) Object.assign(headers, opts.headers);
   const detail = opts.detail ? ` (${opts.detail})` : "";
   return new Response(`${status} ${TEXT[kind]}${detail}; request id ${id}\n`, { status, headers });
 }

@@ -24,6 +24,8 @@ import { UpstreamClient } from "./upstream/client.ts";
 import { RequestBody, WATCH_RESPONSES_FROM, watchDownload } from "./transfer.ts";
 import { type TunnelData, WebSocketTunnel } from "./websocket.ts";
 import type { ProxyStats, TargetStats } from "./stats.ts";
+import type { RateLimiter } from "../ratelimit/limiter.ts";
+import { denialHeaders } from "../ratelimit/headers.ts";
 
 const MAX_ATTEMPTS = 8;
 
@@ -45,6 +47,8 @@ export interface ProxyDeps {
   reusePort?: boolean;
   /** Connect timeout for forwards to peer nodes: a silent peer must not hold a request for response_timeout. */
   peerConnectTimeoutMs?: number;
+  /** [[rate_limits]]: decided here, before a target is chosen. */
+  limiter?: RateLimiter;
 }
 
 /** Connect timeout for local backends (a connect failure also marks the backend down). */
@@ -102,6 +106,11 @@ export class ProxyServer implements DataPlane {
 
   get port(): number {
     return this.server?.port ?? 0;
+  }
+
+  /** The limiter counts this process's admissions for the node's gossip. */
+  get usage(): RateLimiter | undefined {
+    return this.d.limiter;
   }
 
   /** Live settings (timeouts) from a reloaded config; listener settings need a restart. */
@@ -242,6 +251,11 @@ export class ProxyServer implements DataPlane {
       const route = router.match(head.host, path);
       if (route === undefined) return this.local("not_routed");
       routed = new RouteDecision(route.pool, path, route.stripPrefix ? route.prefix : "");
+      // A member's forward was counted at its entry node; a forged Via is no member's and is counted.
+      if (d.limiter !== undefined && !info.trusted) {
+        const denied = d.limiter.check({ headers: req.headers, clientIp, route, pool: route.pool });
+        if (denied) return this.local("rate_limited", { retryAfterS: denied.retryAfterS, headers: denialHeaders(denied) });
+      }
     }
     const sel = new Selection(router.pool(routed.pool), d.nodeName, fromMember);
     // WebSockets are HTTP/1.1 only (Bun has no RFC 8441 over h2): a browser opens them on a 1.1 connection.

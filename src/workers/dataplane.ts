@@ -7,10 +7,12 @@ import type { Config } from "../config/schema.ts";
 import { currentLogging, type Logger } from "../log.ts";
 import type { DataPlane } from "../proxy/dataplane.ts";
 import { ProxyServer } from "../proxy/server.ts";
+import { RateLimiter } from "../ratelimit/limiter.ts";
 import type { ProxyStats } from "../proxy/stats.ts";
 import type { Router } from "../routing/router.ts";
 import type { TimingWheel } from "../timer/wheel.ts";
 import { WorkerPool } from "./pool.ts";
+import { USAGE_EVERY_MS } from "./usage.ts";
 
 /** `proxy.workers`: 0 means one per core. */
 function resolveWorkers(configured: number): number {
@@ -35,14 +37,18 @@ export function createDataPlane(config: Config, d: DataPlaneDeps): DataPlane {
   const peerConnectTimeoutMs = Math.max(200, 2 * config.cluster.probeTimeoutMs);
   const common = { cfg: config.proxy, nodeName: config.cluster.nodeName, retryAfterS, peerTls, peerConnectTimeoutMs };
   const workers = resolveWorkers(config.proxy.workers);
+  // An admission elsewhere reaches this process within about a gossip round (plus, in a worker, the
+  // report to the primary and the relay back), and is charged as of then.
+  const chargeLagMs = config.cluster.gossipIntervalMs + 10 + (workers > 1 ? 2 * USAGE_EVERY_MS : 0);
   if (workers > 1) {
     return new WorkerPool({
       count: workers,
-      init: { ...common, log: currentLogging() },
+      init: { ...common, log: currentLogging(), rateLimits: config.rateLimits, chargeLagMs },
       stats: d.stats,
       log: d.log.child("workers"),
       onPassiveFailure: d.onConnectFailure,
     });
   }
-  return new ProxyServer({ ...common, router: d.router, stats: d.stats, wheel: d.wheel, log: d.log.child("proxy"), onConnectFailure: d.onConnectFailure });
+  const limiter = config.rateLimits.length > 0 ? new RateLimiter(config.rateLimits, { maxKeys: config.proxy.rateLimitsMaxKeys, report: "cluster", chargeLagMs }) : undefined;
+  return new ProxyServer({ ...common, router: d.router, stats: d.stats, wheel: d.wheel, log: d.log.child("proxy"), onConnectFailure: d.onConnectFailure, limiter });
 }

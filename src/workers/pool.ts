@@ -12,6 +12,7 @@ import type { StatsDump } from "../proxy/stats.ts";
 import type { ProxyStats } from "../proxy/stats.ts";
 import type { RoutingSnapshot } from "../routing/snapshot.ts";
 import type { FromWorker, ToWorker, WorkerInit } from "./protocol.ts";
+import { USAGE_EVERY_MS, UsageRelay } from "./usage.ts";
 
 /** The argument with which a compiled executable runs as a proxy worker (dispatched in src/main.ts). */
 export const PROXY_WORKER_ARG = "__proxy-worker";
@@ -46,10 +47,14 @@ export class WorkerPool implements DataPlane {
   private stopping = false;
   private boundPort = 0;
   private boundRedirect = 0;
+  /** Rate-limit usage between the workers and this node's gossip; absent without [[rate_limits]]. */
+  readonly usage: UsageRelay | undefined;
+  private usageTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly o: WorkerPoolOptions) {
     this.cfg = o.init.cfg;
     this.slots = Array.from({ length: o.count }, (_, id) => ({ id, proc: null, last: undefined, websockets: 0, inFlight: 0, restarts: 0, ready: null }));
+    if (o.init.rateLimits.length > 0) this.usage = new UsageRelay(o.init.rateLimits, this.cfg.rateLimitsMaxKeys, o.count);
   }
 
   get port(): number {
@@ -78,6 +83,15 @@ export class WorkerPool implements DataPlane {
     // Every worker must bind the same port: resolve "any port" once, here.
     if (this.cfg.listenPort === 0) this.cfg = { ...this.cfg, listenPort: freePort(this.cfg.bindAddress) };
     await Promise.all(this.slots.map((s) => this.spawn(s)));
+    const relay = this.usage;
+    if (relay) {
+      this.usageTimer = setInterval(() => {
+        for (const s of this.slots) {
+          const u = relay.take(s.id);
+          if (u.length > 0) this.sendTo(s, { t: "usage", u });
+        }
+      }, USAGE_EVERY_MS);
+    }
   }
 
   publish(snapshot: RoutingSnapshot): void {
@@ -93,6 +107,7 @@ export class WorkerPool implements DataPlane {
 
   async stop(drainMs: number): Promise<void> {
     this.stopping = true;
+    clearInterval(this.usageTimer);
     const exits = this.slots.map(async (s) => {
       const p = s.proc;
       if (!p) return;
@@ -109,12 +124,14 @@ export class WorkerPool implements DataPlane {
   }
 
   private broadcast(msg: ToWorker): void {
-    for (const s of this.slots) {
-      try {
-        s.proc?.send(msg);
-      } catch {
-        // A worker that is exiting; it gets everything again when restarted.
-      }
+    for (const s of this.slots) this.sendTo(s, msg);
+  }
+
+  private sendTo(s: Slot, msg: ToWorker): void {
+    try {
+      s.proc?.send(msg);
+    } catch {
+      // A worker that is exiting; it gets everything again when restarted.
     }
   }
 
@@ -147,6 +164,9 @@ export class WorkerPool implements DataPlane {
         break;
       case "passive":
         this.o.onPassiveFailure(msg.pool, msg.address, msg.code);
+        break;
+      case "usage":
+        this.usage?.fromWorker(s.id, msg.u);
         break;
       case "stats":
       case "stopped":

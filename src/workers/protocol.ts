@@ -1,11 +1,12 @@
 // Messages between the primary (control plane) and its proxy worker processes, over Bun's IPC.
 // All plain data: the routing snapshot is designed to cross this boundary whole.
 
-import type { ProxyConfig } from "../config/schema.ts";
+import type { ProxyConfig, RateLimitConfig } from "../config/schema.ts";
 import type { LogFormat, LogLevel } from "../log.ts";
 import type { PeerTls } from "../proxy/forward.ts";
 import type { StatsDump } from "../proxy/stats.ts";
 import type { RoutingSnapshot } from "../routing/snapshot.ts";
+import type { UsageTriplets } from "./usage.ts";
 
 export interface WorkerInit {
   id: number;
@@ -16,16 +17,21 @@ export interface WorkerInit {
   peerConnectTimeoutMs: number;
   snapshot: RoutingSnapshot;
   log: { level: LogLevel; format: LogFormat };
+  /** [[rate_limits]]; usage is exchanged with the primary (usage.ts). */
+  rateLimits: RateLimitConfig[];
+  chargeLagMs: number;
 }
 
 export type ToWorker =
   | { t: "init"; init: WorkerInit }
   | { t: "snapshot"; snapshot: RoutingSnapshot }
   | { t: "config"; cfg: ProxyConfig }
+  | { t: "usage"; u: UsageTriplets }
   | { t: "stop"; drainMs: number };
 
 export type FromWorker =
   | { t: "ready"; port: number; redirectPort: number }
   | { t: "passive"; pool: string; address: string; code: string }
   | { t: "stats"; dump: StatsDump; websockets: number }
+  | { t: "usage"; u: UsageTriplets }
   | { t: "stopped"; dump: StatsDump };

@@ -5,9 +5,11 @@
 import { configureLogging, createLogger } from "../log.ts";
 import { ProxyServer } from "../proxy/server.ts";
 import { ProxyStats } from "../proxy/stats.ts";
+import { RateLimiter } from "../ratelimit/limiter.ts";
 import { Router } from "../routing/router.ts";
 import { wheel } from "../timer/wheel.ts";
 import type { FromWorker, ToWorker, WorkerInit } from "./protocol.ts";
+import { eachTriplet, USAGE_EVERY_MS, type UsageTriplets } from "./usage.ts";
 
 const STATS_EVERY_MS = 1000;
 
@@ -19,11 +21,24 @@ let server: ProxyServer | undefined;
 let router: Router | undefined;
 const stats = new ProxyStats();
 let statsTimer: ReturnType<typeof setInterval> | undefined;
+let limiter: RateLimiter | undefined;
+let usageTimer: ReturnType<typeof setInterval> | undefined;
+
+/** What this worker admitted since the last report, to the primary (usage.ts). */
+function reportUsage(): void {
+  const u: UsageTriplets = [];
+  limiter?.takeFresh((e, n) => u.push(e.limit.index, e.hash, n));
+  if (u.length > 0) send({ t: "usage", u });
+}
 
 async function init(i: WorkerInit): Promise<void> {
   configureLogging(i.log);
   const log = createLogger(`worker-${i.id}`);
   router = new Router(i.snapshot);
+  if (i.rateLimits.length > 0) {
+    limiter = new RateLimiter(i.rateLimits, { maxKeys: i.cfg.rateLimitsMaxKeys, report: "all", chargeLagMs: i.chargeLagMs });
+    usageTimer = setInterval(reportUsage, USAGE_EVERY_MS);
+  }
   server = new ProxyServer({
     cfg: i.cfg,
     nodeName: i.nodeName,
@@ -36,6 +51,7 @@ async function init(i: WorkerInit): Promise<void> {
     peerTls: i.peerTls,
     peerConnectTimeoutMs: i.peerConnectTimeoutMs,
     reusePort: true,
+    limiter,
   });
   stats.readInFlight = () => server?.inFlight ?? 0;
   await server.start();
@@ -45,6 +61,7 @@ async function init(i: WorkerInit): Promise<void> {
 
 async function stop(drainMs: number): Promise<void> {
   clearInterval(statsTimer);
+  clearInterval(usageTimer);
   await server?.stop(drainMs);
   send({ t: "stopped", dump: stats.dump() });
   process.exit(0);
@@ -65,6 +82,11 @@ process.on("message", (msg: ToWorker) => {
     case "config":
       server?.setConfig(msg.cfg);
       break;
+    case "usage": {
+      const l = limiter;
+      if (l) eachTriplet(l, msg.u, performance.now(), (e, n) => l.charge(e, n, performance.now()));
+      break;
+    }
     case "stop":
       void stop(msg.drainMs);
       break;
