@@ -199,7 +199,7 @@ export function parseConfig(text: string, source = "config"): Config {
     },
     issues,
   );
-  const rateLimits = resolveRateLimits(doc.rate_limits, issues);
+  const rateLimits = resolveRateLimits(doc.rate_limits, pools.map((p) => p.name), issues);
   crossCheck(cluster, proxy, health, admin, issues);
   if (issues.length > 0) throw new ConfigError(source, issues);
   if (!isComplete(SCHEMA.cluster.fields, cluster) || !isComplete(SCHEMA.proxy.fields, proxy) || !isComplete(SCHEMA.health.fields, health) || !isComplete(SCHEMA.admin.fields, admin)) {
@@ -224,7 +224,7 @@ export function parseRateLimitKey(text: string): RateLimitKey | string {
   return `"${text}" is not a key; expected "ip", "header:<name>", "route" or "" (one bucket for all)`;
 }
 
-function resolveRateLimits(raw: unknown, issues: ConfigIssue[]): RateLimitConfig[] {
+function resolveRateLimits(raw: unknown, poolNames: string[], issues: ConfigIssue[]): RateLimitConfig[] {
   if (raw === undefined) return [];
   if (!Array.isArray(raw)) {
     issues.push({ path: "rate_limits", message: `expected an array of tables ([[rate_limits]]), got ${typeName(raw)}` });
@@ -247,6 +247,10 @@ function resolveRateLimits(raw: unknown, issues: ConfigIssue[]): RateLimitConfig
       return;
     }
     seen.set(r.name, i);
+    if (r.pool !== undefined && !poolNames.includes(r.pool)) {
+      issues.push({ path: `${prefix}pool`, message: `no pool named "${r.pool}"; pools: ${poolNames.join(", ") || "none"}` });
+      return;
+    }
     const key = parseRateLimitKey(r.key);
     if (typeof key === "string") {
       issues.push({ path: `${prefix}key`, message: key });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, configToToml, parseConfig } from "../../src/config/index.ts";
 
-const BACKEND = `[[backends]]\naddress = "127.0.0.1:3003"\n`;
+const BACKEND = `[[backends]]\naddress = "127.0.0.1:3003"\n[[pools]]\nname = "api"\n[[pools.backends]]\naddress = "127.0.0.1:3004"\n`;
 
 function issuesOf(text: string): Record<string, string> {
   try {
@@ -69,6 +69,7 @@ rate_limits_max_keys = 5
     expect(issues["rate_limits[2].extra"]).toContain("unknown key");
     expect(issues["proxy.rate_limits_max_keys"]).toContain("out of range");
     expect(issuesOf(`${BACKEND}\n[[rate_limits]]\nname = "x"\nrate = 1\nkey = "header:bad name"`)["rate_limits[0].key"]).toContain("not a header field name");
+    expect(issuesOf(`${BACKEND}\n[[rate_limits]]\nname = "x"\nrate = 1\npool = "web"`)["rate_limits[0].pool"]).toBe('no pool named "web"; pools: default, api');
     expect(issuesOf(`rate_limits = 3\n${BACKEND}`)["rate_limits"]).toContain("array of tables");
   });
 });

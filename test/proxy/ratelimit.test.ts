@@ -80,6 +80,71 @@ describe("rate limits on one node", () => {
   });
 });
 
+describe("rate limits by route and by pool", () => {
+  let api: BackendHandle;
+  let dflt: BackendHandle;
+  let node: TestNode;
+  beforeAll(async () => {
+    api = startBackend({ name: "api" });
+    dflt = startBackend({ name: "default" });
+    node = await startNode({
+      name: "rl-routes",
+      bind: "127.0.0.7",
+      backends: [`127.0.0.1:${dflt.port}`],
+      tables: `
+[[pools]]
+name = "api"
+[[pools.backends]]
+address = "127.0.0.1:${api.port}"
+[[routes]]
+path_prefix = "/api"
+pool = "api"
+[[routes]]
+path_prefix = "/v2"
+pool = "api"
+[[routes]]
+path_prefix = "/v3"
+pool = "api"
+[[routes]]
+path_prefix = "/w"
+pool = "default"
+[[rate_limits]]
+name = "per-route"
+key = "route"
+rate = 1
+burst = 2
+[[rate_limits]]
+name = "api-clients"
+key = "header:x-client"
+rate = 1
+burst = 1
+pool = "api"
+`,
+    });
+  });
+  afterAll(async () => {
+    await node.stop(0);
+    await Promise.all([api.stop(), dflt.stop()]);
+  });
+
+  test('key = "route": one bucket per route (the fallback to the default pool is one too)', async () => {
+    for (const path of ["/api/a", "/api/b"]) expect((await get(`${node.url}${path}`)).status).toBe(200);
+    expect((await get(`${node.url}/api/c`)).status).toBe(429);
+    for (const path of ["/v2", "/v2/x"]) expect((await get(`${node.url}${path}`)).status).toBe(200);
+    expect((await get(`${node.url}/v2/y`)).status).toBe(429);
+    for (const path of ["/", "/other"]) expect((await get(`${node.url}${path}`)).status).toBe(200);
+    expect((await get(`${node.url}/third`)).status).toBe(429);
+  });
+
+  test("pool = ...: only requests routed to that pool count", async () => {
+    expect((await get(`${node.url}/v3/x`, { "x-client": "c" })).status).toBe(200);
+    const r = await get(`${node.url}/v3/y`, { "x-client": "c" });
+    expect(r.status).toBe(429);
+    expect(r.headers.get("ratelimit")).toBe('"api-clients";r=0;t=1');
+    expect((await get(`${node.url}/w/x`, { "x-client": "c" })).status).toBe(200);
+  });
+});
+
 describe("one limit, two nodes", () => {
   let backend: BackendHandle;
   let a: TestNode;
