@@ -17,8 +17,13 @@ const LOADGEN = join(import.meta.dir, "loadgen.ts");
 /** The per-client limit every scenario but the 1,000-key one uses. */
 const RATE = 100;
 const BURST = 20;
-/** The 1,000-key limit: 1 request per second per key. */
+/**
+ * The 1,000-key limit: 1 request per second per key, burst 2. (With burst 1 a request arriving a few ms
+ * before its token is due is refused and the token then waits for the next one, 500 ms later: any token
+ * bucket, one node's included, under-admits such a stream by up to a third.)
+ */
 const KEY_RATE = 1;
+const KEY_BURST = 2;
 const MAX_KEYS = 5000;
 const GOSSIP_BYTES = 65_536;
 const LIMITS = `
@@ -31,7 +36,7 @@ burst = ${BURST}
 name = "per-user"
 key = "header:x-user"
 rate = ${KEY_RATE}
-burst = 1
+burst = ${KEY_BURST}
 `;
 
 const avail = labAvailable();
@@ -220,7 +225,7 @@ describe.skipIf(noLab)("rate limits across real nodes", () => {
       });
 
       const table = ["| scenario | goal | measured | |", "|---|---|---|---|", ...rows.map((r) => `| ${r.scenario} | ${r.goal} | ${r.measured} | ${r.ok ? "ok" : "MISSED"} |`)].join("\n");
-      console.log(`\n[ratelimit] scenario table (rate ${RATE}/s, burst ${BURST}; 1,000-key limit ${KEY_RATE}/s, burst 1):\n${table}\n`);
+      console.log(`\n[ratelimit] scenario table (rate ${RATE}/s, burst ${BURST}; 1,000-key limit ${KEY_RATE}/s, burst ${KEY_BURST}):\n${table}\n`);
       for (const r of rows) expect(`${r.scenario}: ${r.measured}`).toBe(r.ok ? `${r.scenario}: ${r.measured}` : "goal met");
     },
     150_000,
