@@ -17,7 +17,7 @@ class RateLimitSeries implements Series {
     writeFamily(
       out,
       "clusterclub_ratelimit_limited_total",
-      "Requests refused with 429, by limit (decided in this process; workers count theirs in the 429 status total)",
+      "Requests refused with 429, by limit (workers' refusals included)",
       "counter",
       p.limits.map((l) => ({ labels: { limit: l.cfg.name }, value: l.limited })),
     );

@@ -166,7 +166,7 @@ export class WorkerPool implements DataPlane {
         this.o.onPassiveFailure(msg.pool, msg.address, msg.code);
         break;
       case "usage":
-        this.usage?.fromWorker(s.id, msg.u);
+        this.usage?.fromWorker(s.id, msg.u, msg.limited);
         break;
       case "stats":
       case "stopped":

@@ -33,5 +33,6 @@ export type FromWorker =
   | { t: "ready"; port: number; redirectPort: number }
   | { t: "passive"; pool: string; address: string; code: string }
   | { t: "stats"; dump: StatsDump; websockets: number }
-  | { t: "usage"; u: UsageTriplets }
+  /** Admissions since the last report, and requests refused per limit (by index) since then. */
+  | { t: "usage"; u: UsageTriplets; limited: number[] }
   | { t: "stopped"; dump: StatsDump };

@@ -45,8 +45,12 @@ export class UsageRelay implements UsagePort {
     return this.counts.limits;
   }
 
-  /** Worker `from` admitted these: this node's admissions, and charges for its siblings. */
-  fromWorker(from: number, u: UsageTriplets): void {
+  /** Worker `from` admitted these (and refused `limited` per limit): this node's admissions, charges for its siblings. */
+  fromWorker(from: number, u: UsageTriplets, limited: readonly number[] = []): void {
+    limited.forEach((n, i) => {
+      const l = this.counts.limits[i];
+      if (l && n > 0) l.limited += n;
+    });
     const now = performance.now();
     eachTriplet(this.counts, u, now, (e, n) => {
       // admitted within the worker's last report period

@@ -24,11 +24,17 @@ let statsTimer: ReturnType<typeof setInterval> | undefined;
 let limiter: RateLimiter | undefined;
 let usageTimer: ReturnType<typeof setInterval> | undefined;
 
-/** What this worker admitted since the last report, to the primary (usage.ts). */
+let limitedSent: number[] = [];
+
+/** What this worker admitted and refused since the last report, to the primary (usage.ts). */
 function reportUsage(): void {
+  if (!limiter) return;
   const u: UsageTriplets = [];
-  limiter?.takeFresh((e, n) => u.push(e.limit.index, e.hash, n));
-  if (u.length > 0) send({ t: "usage", u });
+  limiter.takeFresh((e, n) => u.push(e.limit.index, e.hash, n));
+  const limited = limiter.limits.map((l, i) => l.limited - (limitedSent[i] ?? 0));
+  if (u.length === 0 && limited.every((n) => n === 0)) return;
+  limitedSent = limiter.limits.map((l) => l.limited);
+  send({ t: "usage", u, limited });
 }
 
 async function init(i: WorkerInit): Promise<void> {

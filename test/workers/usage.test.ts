@@ -14,10 +14,13 @@ describe("usage relay (primary ⇄ workers)", () => {
     const relay = new UsageRelay(LIMITS, 100, 3);
     const h = bucketHash("c", "a");
     const hn = bucketHash("n", "a");
-    relay.fromWorker(1, [0, h, 4, 1, hn, 2]);
+    relay.fromWorker(1, [0, h, 4, 1, hn, 2], [3, 0]);
+    relay.fromWorker(2, [], [1, 2]);
+    expect(relay.limits.map((l) => l.limited)).toEqual([4, 2]);
     expect(relay.take(0)).toEqual([0, h, 4, 1, hn, 2]);
     expect(relay.take(1)).toEqual([]);
     expect(relay.take(2)).toEqual([0, h, 4, 1, hn, 2]);
+    relay.take(0);
     expect(relay.take(0)).toEqual([]);
     const gossiped: [string, number][] = [];
     relay.takeFresh((e, n) => gossiped.push([e.limit.cfg.name, n]));
