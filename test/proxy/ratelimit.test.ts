@@ -8,6 +8,9 @@ import { connect } from "node:net";
 import type { RateLimitConfig } from "../../src/config/schema.ts";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
 import { deadPort, FAST_GOSSIP, startNode, type TestNode, until } from "../helpers/node.ts";
+import { requirePrerequisite } from "../helpers/prereq.ts";
+
+const noCurl = requirePrerequisite("rate limits over HTTP/2 (test/proxy/ratelimit.test.ts)", Bun.which("curl") === null ? "curl not found" : undefined, "apt-get install curl");
 
 const limit = (o: Partial<RateLimitConfig>): RateLimitConfig => ({ name: "per-client", key: { kind: "header", name: "x-client" }, rate: 1, burst: 3, scope: "cluster", ...o });
 
@@ -77,6 +80,31 @@ describe("rate limits on one node", () => {
     expect(m).toContain('clusterclub_local_responses_total{status="429"} 1');
     // without the header, this limit does not apply
     for (let i = 0; i < 5; i++) expect((await get(node.url)).status).toBe(200);
+  });
+});
+
+describe.skipIf(noCurl)("rate limits over HTTP/2", () => {
+  let backend: BackendHandle;
+  let node: TestNode;
+  beforeAll(async () => {
+    backend = startBackend({ name: "a" });
+    node = await startNode({ name: "rl-h2", bind: "127.0.0.7", backends: [`127.0.0.1:${backend.port}`], configure: (c) => void (c.rateLimits = [limit({ burst: 2 })]) });
+  });
+  afterAll(async () => {
+    await node.stop(0);
+    await backend.stop();
+  });
+
+  test("h2c requests are counted like HTTP/1.1 ones and refused with the same fields", async () => {
+    const out: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const p = Bun.spawn(["curl", "-s", "--max-time", "10", "--http2-prior-knowledge", "-o", "/dev/null", "-D", "-", "-w", "%{http_code} %{http_version}", "-H", "x-client: h2", node.url], { stdout: "pipe" });
+      out.push(await new Response(p.stdout).text());
+      await p.exited;
+    }
+    expect(out.map((o) => o.trim().split("\n").at(-1))).toEqual(["200 2", "200 2", "429 2"]);
+    expect(out[2]).toContain('ratelimit: "per-client";r=0;t=1');
+    expect(out[2]).toContain("retry-after: 1");
   });
 });
 
