@@ -32,7 +32,8 @@ const CONNS = list("CONNS", "64,256").map(Number);
 const PATHS = list("PATHS", "/small,/64k");
 // "2" = two processes/threads: nginx2 (2 workers), haproxy2 (nbthread 2), clusterclub2 (proxy.workers = 2).
 // nodehttpproxy and fastify: Node.js peers from bench/peers, one process each.
-const ALL_TARGETS = ["direct", "nginx", "haproxy", "clusterclub", "plain", "nodehttpproxy", "fastify", "nginx2", "haproxy2", "clusterclub2"];
+// clusterclub-log: the same node with the access log on (JSON lines to a file); not in the default list.
+const ALL_TARGETS = ["direct", "nginx", "haproxy", "clusterclub", "plain", "nodehttpproxy", "fastify", "nginx2", "haproxy2", "clusterclub2", "clusterclub-log"];
 const TARGETS = list("TARGETS", "direct,nginx,haproxy,clusterclub,plain,nodehttpproxy,fastify,nginx2,haproxy2,clusterclub2");
 const CC_READY_MS = seconds("CC_READY_TIMEOUT", "30s") * 1000;
 const OUT_DIR = process.env.BENCH_OUT ?? `${REPO_DIR}/.bench-out`;
@@ -133,8 +134,9 @@ async function run(children: Children): Promise<void> {
     if (name === "haproxy" || name === "haproxy2") targets.push(await startHaproxy(children, ports, name === "haproxy2" ? 2 : 1));
     if (name === "plain") targets.push(await startPlain(children, ports));
     if (name in NODE_PEERS) targets.push(await startNodePeer(children, ports, name));
-    if (name === "clusterclub" || name === "clusterclub2") {
-      const t = await startClusterClub(children, ports, process.env.CC_CMD, CC_READY_MS, name === "clusterclub2" ? 2 : 1);
+    if (name === "clusterclub" || name === "clusterclub2" || name === "clusterclub-log") {
+      const variant = name === "clusterclub-log" ? "log" : undefined;
+      const t = await startClusterClub(children, ports, process.env.CC_CMD, CC_READY_MS, name === "clusterclub2" ? 2 : 1, variant);
       if (typeof t === "string") {
         ccSkipped = t;
         console.log(`\n*** ${name} column SKIPPED: ${t}\n`);
@@ -216,7 +218,7 @@ interface SummaryRow {
   vs: Record<string, number | null>;
 }
 
-const REFS = ["nginx", "haproxy", "direct", "plain"];
+const REFS = ["nginx", "haproxy", "direct", "plain", "clusterclub"];
 
 function summarise(targets: Target[], records: RunRecord[], rssIdle: Map<string, number>): SummaryRow[] {
   const ports = portRangeSize();
@@ -262,14 +264,14 @@ function summarise(targets: Target[], records: RunRecord[], rssIdle: Map<string,
 
 function renderTable(rows: SummaryRow[]): string {
   const head = ["target", "load", "rps", "p50", "p99", "cpu µs/req", "new up conn/s", "non2xx/sockerr", "rss idle", "rss load",
-    "vs nginx", "vs haproxy", "vs direct", "vs plain"];
+    "vs nginx", "vs haproxy", "vs direct", "vs plain", "vs clusterclub"];
   const body = rows.map((r) => [
     r.target, r.load, fmtRate(r.rps), fmtLatency(r.p50Us), fmtLatency(r.p99Us),
     r.proxyCpuUsPerReq === null ? "-" : r.proxyCpuUsPerReq.toFixed(1),
     r.target === "direct" ? "-" : `${r.upstreamConnsLowerBound ? "≥" : ""}${r.upstreamConnsPerS.toFixed(r.upstreamConnsPerS < 10 ? 1 : 0)}`,
     `${r.non2xx}/${r.socketErrors}`,
     r.rssIdle === null ? "-" : fmtBytes(r.rssIdle), r.rssLoad === null ? "-" : fmtBytes(r.rssLoad),
-    fmtRatio(r.vs.nginx), fmtRatio(r.vs.haproxy), fmtRatio(r.vs.direct), fmtRatio(r.vs.plain),
+    fmtRatio(r.vs.nginx), fmtRatio(r.vs.haproxy), fmtRatio(r.vs.direct), fmtRatio(r.vs.plain), fmtRatio(r.vs.clusterclub),
   ]);
   return printTable([head, ...body]);
 }

@@ -119,6 +119,7 @@ export const nodeCommand = (nodeOptions: NodeOptions = {}) =>
         }
       };
       process.on("SIGHUP", () => void reload("SIGHUP"));
+      process.on("SIGUSR1", () => node.reopenLogs());
       if (args.watch) watchFile(args.config, () => void reload("watch"));
       process.once("SIGTERM", () => shutdown("SIGTERM"));
       process.once("SIGINT", () => shutdown("SIGINT"));

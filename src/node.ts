@@ -69,7 +69,7 @@ export class ClusterClubNode {
   ) {
     this.log = opts.logger ?? createLogger("node");
     const wheel = opts.wheel ?? defaultWheel;
-    this.health = new PoolHealth(config.pools, config.health, { wheel, logger: this.log.child("health") });
+    this.health = new PoolHealth(config.pools, { wheel, logger: this.log.child("health") });
     this.router = new Router(emptySnapshot(config.cluster.nodeName));
     this.proxy = createDataPlane(config, {
       router: this.router,
@@ -77,6 +77,7 @@ export class ClusterClubNode {
       wheel,
       log: this.log,
       onConnectFailure: (pool, address, code) => this.health.reportConnectFailure(pool, address, code),
+      onFailureEvidence: (pool, address, count) => this.health.reportFailure(pool, address, count),
     });
     const port = this.proxy.usage;
     const usage = port && new UsageGossip({
@@ -130,11 +131,11 @@ export class ClusterClubNode {
     return this.membership.engine;
   }
 
-  /** What we gossip: healthy backends per pool and the proxy port (the configured one until it is bound). */
+  /** What we gossip: healthy backend weight per pool and the proxy port (the configured one until it is bound). */
   private localMeta(): NodeMeta {
     const pools = new Map<number, number>();
     for (const [name, n] of this.health.namedCounts()) pools.set(poolId(name), n);
-    return { healthy: this.health.healthyCount(DEFAULT_POOL), proxyPort: this.proxy.port || this.config.proxy.listenPort, pools };
+    return { healthy: this.health.healthyWeight(DEFAULT_POOL), proxyPort: this.proxy.port || this.config.proxy.listenPort, pools };
   }
 
   /** Builds a fresh routing snapshot from current state and installs it. */
@@ -142,7 +143,10 @@ export class ClusterClubNode {
     const snap = buildSnapshot({
       version: ++this.snapshotVersion,
       nodeName: this.config.cluster.nodeName,
-      pools: this.health.names().map((name) => ({ name, backends: this.health.pool(name) })),
+      pools: this.health.names().map((name) => {
+        const pc = this.config.pools.find((p) => p.name === name);
+        return { name, backends: this.health.pool(name), balance: pc?.balance, hashKey: pc?.hashKey };
+      }),
       routes: this.config.routes,
       members: this.membership.members(),
       onInvalidMeta: (m, reason) => this.warnInvalidMeta(m, reason),
@@ -192,13 +196,18 @@ export class ClusterClubNode {
     // Only what is in force, so /status and --check show the truth.
     this.config = config;
     this.proxy.setConfig(config.proxy);
-    const { added, removed } = await this.health.update(config.pools, config.health);
+    const { added, removed } = await this.health.update(config.pools);
     this.publish();
     this.membership.announce(this.localMeta());
     this.membership.setPeers(config.cluster.peers, prev.cluster.peers);
     this.log.info("config reloaded", { applied: applied.join(",") || "nothing", added: added.length, removed: removed.length });
     if (restartNeeded.length > 0) this.log.warn("some changed settings take effect only after a restart", { keys: restartNeeded.join(",") });
     return { applied, restartNeeded, added, removed };
+  }
+
+  /** SIGUSR1: the access log file is opened again (logrotate moved it), in every proxy process. */
+  reopenLogs(): void {
+    this.proxy.reopenLogs();
   }
 
   /** Graceful: leave the cluster, stop accepting, drain in-flight requests, then close. Idempotent. */
@@ -231,3 +240,4 @@ export class ClusterClubNode {
     });
   }
 }
+

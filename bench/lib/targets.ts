@@ -101,11 +101,19 @@ export async function startHaproxy(children: Children, ports: Ports, threads = 1
   return { name, port, child };
 }
 
-async function writeNodeConfig(children: Children, ports: Ports, name: string, workers = 1): Promise<{ port: number; config: string }> {
+async function writeNodeConfig(children: Children, ports: Ports, name: string, workers = 1, extraToml = ""): Promise<{ port: number; config: string }> {
   const port = await freePort();
   const vars = { PORT: port, CLUSTER_PORT: await freePort(), ADMIN_PORT: await freePort(), B1: ports.b1, B2: ports.b2, WORKERS: workers };
-  return { port, config: render("clusterclub.toml.tmpl", vars, `${children.dir}/${name}.toml`) };
+  const config = render("clusterclub.toml.tmpl", vars, `${children.dir}/${name}.toml`);
+  if (extraToml !== "") writeFileSync(config, `${readFileSync(config, "utf8")}\n${extraToml}\n`);
+  return { port, config };
 }
+
+/** ClusterClub variants: the same node with one feature on, named `clusterclub-<variant>`. */
+export const CC_VARIANTS: Record<string, (dir: string) => string> = {
+  // The access log on, JSON lines to a file in the bench's temp dir.
+  log: (dir) => `[log]\naccess = "${dir}/access.log"\naccess_format = "json"`,
+};
 
 /** The plain Bun.serve+fetch proxy: a reference for what the runtime alone costs. */
 export async function startPlain(children: Children, ports: Ports): Promise<Target> {
@@ -154,9 +162,12 @@ export function nodePeerVersions(): Record<string, string> {
  * substituted, otherwise the config path is appended). Returns a reason string instead of a target when it
  * cannot be benchmarked, so the other columns still run.
  */
-export async function startClusterClub(children: Children, ports: Ports, ccCmd: string | undefined, readyMs: number, workers = 1): Promise<Target | string> {
-  const name = withProcs("clusterclub", workers);
-  const { port, config } = await writeNodeConfig(children, ports, name, workers);
+export async function startClusterClub(
+  children: Children, ports: Ports, ccCmd: string | undefined, readyMs: number, workers = 1, variant?: string,
+): Promise<Target | string> {
+  const name = variant === undefined ? withProcs("clusterclub", workers) : `clusterclub-${variant}`;
+  const extra = variant === undefined ? "" : (CC_VARIANTS[variant]?.(children.dir) ?? "");
+  const { port, config } = await writeNodeConfig(children, ports, name, workers, extra);
   let cmd: string[];
   if (ccCmd) {
     const line = ccCmd.includes("{config}") || ccCmd.includes("{port}")

@@ -140,9 +140,10 @@ const SCRIPT = `
 
   function backends(list, now) {
     const tb = $("backends");
-    const up = list.filter((b) => b.status === "up").length;
-    $("bsum").textContent = up + " of " + list.length + " healthy";
-    if (!list.length) return emptyRow(tb, 6, "no backends configured");
+    const up = list.filter((b) => b.status === "up" && !b.ejected).length;
+    const out = list.filter((b) => b.ejected).length;
+    $("bsum").textContent = up + " of " + list.length + " healthy" + (out ? ", " + out + " ejected" : "");
+    if (!list.length) return emptyRow(tb, 9, "no backends configured");
     tb.replaceChildren(...list.map((b) => {
       const tr = el("tr");
       tr.dataset.status = known(BACKEND, b.status) || "other";
@@ -150,7 +151,10 @@ const SCRIPT = `
         cell("Pool", el("span", "mono", b.pool)),
         cell("Backend", el("span", "mono", b.address)),
         cell("Health", badge(BACKEND, b.status)),
+        cell("Weight", b.weight === 0 ? el("span", "dim", "0 (drain)") : b.weight, "num"),
         cell("Last check", ago(b.last_check, now), "num"),
+        cell("Last status", b.last_status == null ? el("span", "dim", "\\u2013") : b.last_status, "num"),
+        cell("Passive", b.ejected ? el("span", "err", "ejected until " + String(b.ejected_until).slice(11, 19)) : b.recent_failures ? b.recent_failures + " recent failures" : el("span", "dim", "\\u2013")),
         cell("Failures", b.failures, "num"),
         cell("Last error", b.last_error ? el("span", "err", b.last_error) : el("span", "dim", "\\u2013")),
       );
@@ -161,14 +165,16 @@ const SCRIPT = `
   function pools(list) {
     const tb = $("pools");
     $("psum").textContent = list.length ? plural(list.length, "pool") : "";
-    if (!list.length) return emptyRow(tb, 4, "no pools");
+    if (!list.length) return emptyRow(tb, 6, "no pools");
     tb.replaceChildren(...list.map((p) => {
       const tr = el("tr");
       const total = p.members.reduce((s, m) => s + m.healthy, 0);
       tr.dataset.status = total > 0 ? "up" : "down";
       tr.append(
         cell("Pool", el("span", "mono", p.name)),
+        cell("Balance", el("span", "mono", p.balance + (p.hash_key ? " (" + p.hash_key + ")" : ""))),
         cell("Healthy here", p.healthy + " of " + p.backends, "num"),
+        cell("Passive", p.passive.max_fails === 0 ? el("span", "dim", "off") : p.ejected ? el("span", "err", p.ejected + " ejected") : "on, none ejected"),
         cell("Healthy in the cluster", total > 0 ? String(total) : badge(BACKEND, "down"), "num"),
         cell("By member", el("span", "mono", p.members.filter((m) => m.healthy > 0).map((m) => m.name + " " + m.healthy).join(" \\u00b7 ") || "\\u2013")),
       );
@@ -265,11 +271,11 @@ const BODY = `<header>
 </section>
 <section aria-labelledby="h-backends">
 <h2 id="h-backends">Backends of this node<small id="bsum"></small></h2>
-<div class="card"><table><thead><tr><th>Pool</th><th>Backend</th><th>Health</th><th>Last check</th><th>Failures</th><th>Last error</th></tr></thead><tbody id="backends"></tbody></table></div>
+<div class="card"><table><thead><tr><th>Pool</th><th>Backend</th><th>Health</th><th>Weight</th><th>Last check</th><th>Last status</th><th>Passive</th><th>Failures</th><th>Last error</th></tr></thead><tbody id="backends"></tbody></table></div>
 </section>
 <section aria-labelledby="h-pools">
 <h2 id="h-pools">Pools<small id="psum"></small></h2>
-<div class="card"><table><thead><tr><th>Pool</th><th>Healthy here</th><th>Healthy in the cluster</th><th>By member</th></tr></thead><tbody id="pools"></tbody></table></div>
+<div class="card"><table><thead><tr><th>Pool</th><th>Balance</th><th>Healthy here</th><th>Passive</th><th>Healthy in the cluster</th><th>By member</th></tr></thead><tbody id="pools"></tbody></table></div>
 </section>
 <section aria-labelledby="h-members">
 <h2 id="h-members">Cluster members<small id="msum"></small></h2>

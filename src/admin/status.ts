@@ -17,7 +17,17 @@ export interface BackendStatus {
   /** ISO time of the last check, or null before the first. */
   last_check: string | null;
   last_error: string | null;
+  /** Status code of the last http check (null for tcp checks). */
+  last_status: number | null;
   failures: number;
+  /** Configured weight; 0 = draining. */
+  weight: number;
+  /** Taken out by passive outlier detection, and until when (ISO). */
+  ejected: boolean;
+  ejected_until: string | null;
+  ejections: number;
+  /** Failed requests within the current passive fail window. */
+  recent_failures: number;
 }
 
 export interface MemberStatus {
@@ -39,7 +49,14 @@ export interface PoolStatus {
   /** This node's backends for the pool, and how many of them are healthy. */
   backends: number;
   healthy: number;
-  /** Healthy backends each member publishes for the pool (this node included); the sum is what the cluster has. */
+  /** Backends ejected by passive outlier detection now. */
+  ejected: number;
+  /** How this node picks among the pool's backends (and, for hash, on what). */
+  balance: string;
+  hash_key: string | null;
+  /** Passive outlier detection for the pool (max_fails 0 = off). */
+  passive: { max_fails: number; fail_window_ms: number; ejection_time_ms: number; max_ejected_percent: number };
+  /** Healthy backend weight each member publishes for the pool (this node included); the sum is what the cluster has. */
   members: { name: string; healthy: number }[];
 }
 
@@ -104,7 +121,13 @@ export function statusDoc(s: StatusSources): StatusDoc {
       status: b.status,
       last_check: b.lastCheck === null ? null : new Date(b.lastCheck).toISOString(),
       last_error: b.lastError,
+      last_status: b.lastStatus,
       failures: b.failures,
+      weight: b.weight,
+      ejected: b.ejectedUntil !== null,
+      ejected_until: b.ejectedUntil === null ? null : new Date(b.ejectedUntil).toISOString(),
+      ejections: b.ejections,
+      recent_failures: b.recentFailures,
     })),
     pools: poolsStatus(s),
     routes: s.router.routeOrder().map((r) => ({ host: r.host, path_prefix: r.prefix || "/", pool: r.pool, strip_prefix: r.stripPrefix })),
@@ -136,17 +159,24 @@ function membersStatus(self: string, members: Member[], router: Router): MemberS
 /** Every pool this node knows, with each member's published healthy count for it. */
 function poolsStatus(s: StatusSources): PoolStatus[] {
   const members = s.cluster?.members() ?? [];
-  return s.router.snapshot.pools.map((p) => ({
+  return s.router.snapshot.pools.map((p) => {
+    const hc = s.health.config(p.name);
+    return {
     name: p.name,
     backends: p.backends.length,
     healthy: s.health.healthyCount(p.name),
+    ejected: s.health.pool(p.name).filter((b) => b.ejectedUntil !== null).length,
+    balance: p.balance,
+    hash_key: p.hashKeyText,
+    passive: { max_fails: hc.maxFails, fail_window_ms: hc.failWindowMs, ejection_time_ms: hc.ejectionTimeMs, max_ejected_percent: hc.maxEjectedPercent },
     members:
       members.length === 0
-        ? [{ name: s.node, healthy: s.health.healthyCount(p.name) }]
+        ? [{ name: s.node, healthy: s.health.healthyWeight(p.name) }]
         : members.map((m) => {
-            if (m.name === s.node) return { name: m.name, healthy: s.health.healthyCount(p.name) };
+            if (m.name === s.node) return { name: m.name, healthy: s.health.healthyWeight(p.name) };
             const meta = decodeNodeMeta(m.meta);
             return { name: m.name, healthy: meta.ok && m.state === "alive" ? peerCount(meta.meta, p.name) : 0 };
           }),
-  }));
+    };
+  });
 }

@@ -112,16 +112,17 @@ export const statusCommand = defineCommand({
     );
     process.stdout.write(
       table(
-        ["POOL", "BACKEND", "STATUS", "LAST CHECK", "FAILURES", "LAST ERROR"],
-        s.backends.map((b) => [b.pool, b.address, b.status, b.last_check ?? "-", b.failures, b.last_error ?? ""]),
+        ["POOL", "BACKEND", "STATUS", "WEIGHT", "LAST CHECK", "LAST STATUS", "FAILURES", "LAST ERROR"],
+        s.backends.map((b) => [b.pool, b.address, b.ejected ? `${b.status} (ejected)` : b.status, b.weight, b.last_check ?? "-", b.last_status ?? "-", b.failures, b.last_error ?? ""]),
       ),
     );
     process.stdout.write(
       "\n" +
         table(
-          ["POOL", "HEALTHY HERE", "IN THE CLUSTER", "BY MEMBER"],
+          ["POOL", "BALANCE", "HEALTHY HERE", "IN THE CLUSTER", "BY MEMBER"],
           s.pools.map((p) => [
             p.name,
+            p.hash_key ? `${p.balance} (${p.hash_key})` : p.balance,
             `${p.healthy}/${p.backends}`,
             p.members.reduce((n, m) => n + m.healthy, 0),
             p.members.filter((m) => m.healthy > 0).map((m) => `${m.name}:${m.healthy}`).join(" ") || "-",

@@ -1,6 +1,6 @@
 // TOML text → validated Config. Collects every problem before failing, each named by its key path.
 
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { parseCidr } from "./cidr.ts";
@@ -8,10 +8,33 @@ import { formatDuration, parseDuration } from "./duration.ts";
 import { errorCodeOrMessage, formatHostPort } from "../netutil.ts";
 import { parseHostPort } from "./hostport.ts";
 import { readKeyFile } from "./keyfile.ts";
-import { resolvePoolsAndRoutes } from "./pools.ts";
+import { type ParsedPool, resolvePoolsAndRoutes } from "./pools.ts";
 import { isTable, type Table, typeName } from "./table.ts";
 import { resolveTls } from "./tls.ts";
-import { type AnyField, BACKENDS, type BackendConfig, type Config, DEFAULT_POOL, eachSection, type Fields, POOLS, propsOf, RATE_LIMITS, type RateLimitConfig, type RateLimitKey, ROUTES, SCHEMA, type SectionSpec } from "./schema.ts";
+import { parseHashKey } from "../routing/balance/key.ts";
+import { parseExpect } from "../health/probe.ts";
+import {
+  ACTIVE_HEALTH_KEYS,
+  type AnyField,
+  BACKENDS,
+  type BackendConfig,
+  type Config,
+  DEFAULT_POOL,
+  eachSection,
+  type Fields,
+  type HealthConfig,
+  PASSIVE_KEYS,
+  type PoolConfig,
+  POOLS,
+  propsOf,
+  type ProxyConfig,
+  ROUTES,
+  SCHEMA,
+  RATE_LIMITS,
+  type RateLimitConfig,
+  type RateLimitKey,
+  type SectionSpec,
+} from "./schema.ts";
 
 export interface ConfigIssue {
   /** Key path, e.g. `backends[2].address`; empty for the whole file. */
@@ -185,6 +208,8 @@ export function parseConfig(text: string, source = "config"): Config {
   const proxy = resolveSection(SCHEMA.proxy, doc, issues);
   const health = resolveSection(SCHEMA.health, doc, issues);
   const admin = resolveSection(SCHEMA.admin, doc, issues);
+  const log = resolveSection(SCHEMA.log, doc, issues);
+  checkAccessLog(log.access, issues);
   // The check timeout defaults to 1s but never to more than the interval the operator chose.
   const rawHealth = isTable(doc.health) ? doc.health : {};
   if (rawHealth.timeout === undefined && health.timeoutMs !== undefined && health.intervalMs !== undefined) {
@@ -195,18 +220,28 @@ export function parseConfig(text: string, source = "config"): Config {
     doc,
     {
       table: (fields, raw, prefix) => resolveTable(fields, raw, prefix, issues),
+      overrides: (fields, keys, raw, prefix) => resolveOverrides(fields, keys, raw, prefix, issues),
       backends: (raw, path, required) => resolveBackends(raw, path, required, issues),
     },
     issues,
   );
   const rateLimits = resolveRateLimits(doc.rate_limits, pools.map((p) => p.name), issues);
   crossCheck(cluster, proxy, health, admin, issues);
+  for (const p of pools) {
+    if (p.hashKey !== undefined) checkHashKey(p.hashKey, `${p.path}.hash_key`, issues);
+    checkHealth(p.healthOverrides, `${p.path}.health.`, issues);
+    const t = p.healthOverrides.timeoutMs ?? health.timeoutMs;
+    const i = p.healthOverrides.intervalMs ?? health.intervalMs;
+    if (p.healthOverrides.timeoutMs !== undefined && i !== undefined && t !== undefined && t > i) {
+      issues.push({ path: `${p.path}.health.timeout`, message: `must not exceed the pool's interval (${formatDuration(i)})` });
+    }
+  }
   if (issues.length > 0) throw new ConfigError(source, issues);
-  if (!isComplete(SCHEMA.cluster.fields, cluster) || !isComplete(SCHEMA.proxy.fields, proxy) || !isComplete(SCHEMA.health.fields, health) || !isComplete(SCHEMA.admin.fields, admin)) {
+  if (!isComplete(SCHEMA.cluster.fields, cluster) || !isComplete(SCHEMA.proxy.fields, proxy) || !isComplete(SCHEMA.health.fields, health) || !isComplete(SCHEMA.admin.fields, admin) || !isComplete(SCHEMA.log.fields, log)) {
     // Unreachable: a property without a value has a default, or its absence was an issue above.
     throw new ConfigError(source, [{ path: "", message: "incomplete configuration" }]);
   }
-  return { cluster, proxy: tls ? { ...proxy, tls } : proxy, health, admin, backends, pools, routes, rateLimits };
+  return { cluster, proxy: tls ? { ...proxy, tls } : proxy, health, admin, log, backends, pools: finishPools(pools, proxy, health), routes, rateLimits };
 }
 
 /** An HTTP field name (RFC 9110 token). */
@@ -295,9 +330,67 @@ function resolveBackends(raw: unknown, key: string, required: boolean, issues: C
       return;
     }
     seen.set(canonical, i);
-    out.push({ address: b.address, host: hp.host, port: hp.port });
+    out.push({ address: b.address, host: hp.host, port: hp.port, weight: b.weight ?? 1 });
   });
   return out;
+}
+
+/** An access log file must be appendable now: a typo in the path fails the config, not the first request. */
+function checkAccessLog(access: string | undefined, issues: ConfigIssue[]): void {
+  if (access === undefined || access === "off" || access === "stdout") return;
+  try {
+    closeSync(openSync(access, "a", 0o640));
+  } catch (e) {
+    issues.push({ path: "log.access", message: `cannot open "${access}" for appending: ${errorCodeOrMessage(e)}` });
+  }
+}
+
+function checkHashKey(v: string, path: string, issues: ConfigIssue[]): void {
+  const k = parseHashKey(v);
+  if (typeof k === "string") issues.push({ path, message: k });
+}
+
+/** The http check's values ([health] or a pool's overrides, `prefix` naming the table). */
+function checkHealth(health: Partial<HealthConfig>, prefix: string, issues: ConfigIssue[]): void {
+  if (health.expect !== undefined) {
+    const e = parseExpect(health.expect);
+    if (typeof e === "string") issues.push({ path: `${prefix}expect`, message: e });
+  }
+  if (health.path !== undefined && !/^\/[\x21-\x7e]*$/.test(health.path)) issues.push({ path: `${prefix}path`, message: `"${health.path}" must start with "/" and hold no spaces or control characters` });
+  if (health.host !== undefined && !/^[\x21-\x7e]+$/.test(health.host)) issues.push({ path: `${prefix}host`, message: `"${health.host}" is not a valid Host value` });
+}
+
+/** Only the `keys` present in `raw` (a pool's [pools.health] or [pools.passive]); the rest come from [health]. */
+function resolveOverrides<T>(fields: Fields<T>, keys: readonly (keyof T & string)[], raw: unknown, prefix: string, issues: ConfigIssue[]): Partial<T> {
+  const out: Partial<T> = {};
+  if (raw === undefined) return out;
+  if (!isTable(raw)) {
+    issues.push({ path: prefix.slice(0, -1), message: `expected a table, got ${typeName(raw)}` });
+    return out;
+  }
+  const byKey = new Map(keys.map((k) => [fields[k].key, k]));
+  for (const [key, v] of Object.entries(raw)) {
+    const prop = byKey.get(key);
+    if (prop === undefined) {
+      issues.push({ path: `${prefix}${key}`, message: `unknown key; known keys here: ${[...byKey.keys()].join(", ")}` });
+      continue;
+    }
+    const f: AnyField = fields[prop];
+    const value = resolveField(f, v, `${prefix}${key}`, issues);
+    // As in resolveTable: the field's kind is tied to T[prop].
+    if (value !== undefined) out[prop] = value as T[typeof prop];
+  }
+  return out;
+}
+
+/** The parsed pools with what they take from [proxy] and [health] filled in. */
+function finishPools(pools: readonly ParsedPool[], proxy: Pick<ProxyConfig, "balance" | "hashKey">, health: HealthConfig): PoolConfig[] {
+  return pools.map((p) => {
+    const h: HealthConfig = { ...health, ...p.healthOverrides };
+    // As for [health]: a pool's shorter interval lowers the default timeout instead of failing.
+    if (p.healthOverrides.timeoutMs === undefined && h.timeoutMs > h.intervalMs) h.timeoutMs = h.intervalMs;
+    return { name: p.name, backends: p.backends, balance: p.balance ?? proxy.balance, hashKey: p.hashKey ?? proxy.hashKey, health: h };
+  });
 }
 
 function crossCheck(
@@ -322,6 +415,8 @@ function crossCheck(
   if (health.timeoutMs !== undefined && health.intervalMs !== undefined && health.timeoutMs > health.intervalMs) {
     issues.push({ path: "health.timeout", message: `must not exceed health.interval (${formatDuration(health.intervalMs)})` });
   }
+  if (proxy.hashKey !== undefined) checkHashKey(proxy.hashKey, "proxy.hash_key", issues);
+  checkHealth(health, "health.", issues);
   if (cluster.tlsCa !== undefined) {
     try {
       readFileSync(cluster.tlsCa);
@@ -375,11 +470,21 @@ export function configToToml(cfg: Config): string {
     lines.push("");
     for (const c of sni) lines.push("[[proxy.tls.sni]]", `server_name = ${JSON.stringify(c.serverName)}`, `cert = ${JSON.stringify(c.certPath)}`, `key = ${JSON.stringify(c.keyPath)}`, "");
   }
-  for (const b of cfg.backends) lines.push("[[backends]]", `address = ${JSON.stringify(b.address)}`, "");
+  for (const b of cfg.backends) lines.push("[[backends]]", `address = ${JSON.stringify(b.address)}`, `weight = ${b.weight}`, "");
   for (const p of cfg.pools) {
     if (p.name === DEFAULT_POOL && p.backends === cfg.backends) continue;
-    lines.push("[[pools]]", `name = ${JSON.stringify(p.name)}`, "");
-    for (const b of p.backends) lines.push("[[pools.backends]]", `address = ${JSON.stringify(b.address)}`, "");
+    lines.push("[[pools]]", `name = ${JSON.stringify(p.name)}`, `balance = ${JSON.stringify(p.balance)}`, `hash_key = ${JSON.stringify(p.hashKey)}`, "");
+    // The pool's checks as in force ([health] with its own keys on top), passive keys in their own table.
+    for (const [table, keys] of [["health", ACTIVE_HEALTH_KEYS], ["passive", PASSIVE_KEYS]] as const) {
+      lines.push(`[pools.${table}]`);
+      for (const prop of keys) {
+        const f: AnyField = SCHEMA.health.fields[prop];
+        const v = p.health[prop];
+        if (v !== undefined) lines.push(`${f.key} = ${value(f, v)}`);
+      }
+      lines.push("");
+    }
+    for (const b of p.backends) lines.push("[[pools.backends]]", `address = ${JSON.stringify(b.address)}`, `weight = ${b.weight}`, "");
   }
   for (const r of cfg.routes) {
     lines.push("[[routes]]");

@@ -3,7 +3,21 @@
 // only ever sees normalised routes: lower-case hosts, prefixes without a trailing slash, no ties.
 
 import { isTable, type Table, typeName } from "./table.ts";
-import { type BackendConfig, DEFAULT_POOL, type Fields, MAX_POOLS, POOL_NAME_MAX, POOLS, type PoolConfig, ROUTES, type RouteConfig } from "./schema.ts";
+import {
+  ACTIVE_HEALTH_KEYS,
+  type BackendConfig,
+  DEFAULT_POOL,
+  type Fields,
+  type HealthConfig,
+  MAX_POOLS,
+  PASSIVE_KEYS,
+  POOL_NAME_MAX,
+  POOLS,
+  type PoolConfig,
+  ROUTES,
+  type RouteConfig,
+  SCHEMA,
+} from "./schema.ts";
 
 export interface PoolIssue {
   path: string;
@@ -13,6 +27,8 @@ export interface PoolIssue {
 /** What the parser lends this module: one table's keys resolved, and a [[backends]]-shaped list. */
 export interface TableResolver {
   table<T>(fields: Fields<T>, raw: Table, prefix: string): Partial<T>;
+  /** Only the `keys` present in `raw` (a table or absent), without defaults. */
+  overrides<T>(fields: Fields<T>, keys: readonly (keyof T & string)[], raw: unknown, prefix: string): Partial<T>;
   backends(raw: unknown, path: string, required: boolean): BackendConfig[];
 }
 
@@ -60,6 +76,15 @@ export function poolNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/** A pool as written: balance and hash_key unset for the default pool (they are [proxy]'s), health keys only as overridden. */
+export interface ParsedPool extends Omit<PoolConfig, "balance" | "hashKey" | "health"> {
+  /** Where it was written ("backends" or "pools[i]"), for messages. */
+  path: string;
+  balance?: PoolConfig["balance"];
+  hashKey?: string;
+  healthOverrides: Partial<HealthConfig>;
+}
+
 /**
  * The default pool (from [[backends]]), the [[pools]] and the [[routes]]. A node needs backends of its
  * own, or pools or routes that send requests to other nodes' backends.
@@ -68,25 +93,30 @@ export function resolvePoolsAndRoutes(
   doc: Table,
   r: TableResolver,
   issues: PoolIssue[],
-): { backends: BackendConfig[]; pools: PoolConfig[]; routes: RouteConfig[] } {
+): { backends: BackendConfig[]; pools: ParsedPool[]; routes: RouteConfig[] } {
   const hasPools = doc.pools !== undefined || doc.routes !== undefined;
   const backends = doc.backends === undefined && hasPools ? [] : r.backends(doc.backends, "backends", true);
-  const pools: PoolConfig[] = [];
+  const pools: ParsedPool[] = [];
   const declaredDefault = doc.backends !== undefined;
-  if (declaredDefault) pools.push({ name: DEFAULT_POOL, backends });
+  if (declaredDefault) pools.push({ name: DEFAULT_POOL, path: "backends", backends, healthOverrides: {} });
   const where = new Map<string, string>();
   if (declaredDefault) where.set(DEFAULT_POOL, "[[backends]]");
   forEachTable(doc.pools, "pools", "[[pools]] with name = \"...\"", issues, (entry, path) => {
     const before = issues.length;
-    const p = r.table<{ name: string }>(POOLS.fields, withoutKey(entry, "backends"), `${path}.`);
+    const { backends: rawBackends, health: rawHealth, passive: rawPassive, ...own } = entry;
+    const p = r.table(POOLS.fields, own, `${path}.`);
     if (issues.length > before || p.name === undefined) return;
     const problem = poolNameProblem(p.name);
     if (problem) return void issues.push({ path: `${path}.name`, message: problem });
     const first = where.get(p.name);
     if (first) return void issues.push({ path: `${path}.name`, message: `pool "${p.name}" is already defined by ${first}` });
     where.set(p.name, path);
-    const list = entry.backends === undefined ? [] : r.backends(entry.backends, `${path}.backends`, false);
-    pools.push({ name: p.name, backends: list });
+    const list = rawBackends === undefined ? [] : r.backends(rawBackends, `${path}.backends`, false);
+    const healthOverrides = {
+      ...r.overrides(SCHEMA.health.fields, ACTIVE_HEALTH_KEYS, rawHealth, `${path}.health.`),
+      ...r.overrides(SCHEMA.health.fields, PASSIVE_KEYS, rawPassive, `${path}.passive.`),
+    };
+    pools.push({ name: p.name, path, backends: list, balance: p.balance, hashKey: p.hashKey, healthOverrides });
   });
   if (pools.length > MAX_POOLS) issues.push({ path: "pools", message: `${pools.length} pools (with default); a node can publish at most ${MAX_POOLS}` });
   const routes: RouteConfig[] = [];
@@ -138,9 +168,4 @@ function forEachTable(
     if (!isTable(entry)) return void issues.push({ path, message: `expected a table (${shape}), got ${typeName(entry)}` });
     fn(entry, path);
   });
-}
-
-function withoutKey(t: Table, key: string): Table {
-  const { [key]: _omit, ...rest } = t;
-  return rest;
 }

@@ -57,6 +57,7 @@ export function settleReload(prev: Config, next: Config, diff: ConfigDiff, keyri
     proxy: { ...merge(SCHEMA.proxy, prev.proxy, next.proxy), tls: takes(PROXY_TLS_RULE) ? next.proxy.tls : prev.proxy.tls },
     health: merge(SCHEMA.health, prev.health, next.health),
     admin: merge(SCHEMA.admin, prev.admin, next.admin),
+    log: merge(SCHEMA.log, prev.log, next.log),
     // Pools include the default one: backends, pools and routes are all live, so they move together.
     backends: takes(BACKENDS.reload) ? next.backends : prev.backends,
     pools: takes(POOLS.reload) ? next.pools : prev.pools,

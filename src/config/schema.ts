@@ -3,6 +3,7 @@
 // here is all it takes for validation, defaults, --check output and reload to agree.
 
 import { hostname } from "node:os";
+import type { BalancePolicy } from "../routing/balance/policy.ts";
 import type { TlsConfig } from "./tls.ts";
 
 export type FieldKind =
@@ -87,6 +88,7 @@ export interface SectionTypes {
   proxy: Omit<ProxyConfig, "tls">;
   health: HealthConfig;
   admin: AdminConfig;
+  log: LogConfig;
 }
 
 export const SCHEMA: { [S in keyof SectionTypes]: SectionSpec<SectionTypes[S]> } = {
@@ -125,15 +127,31 @@ export const SCHEMA: { [S in keyof SectionTypes]: SectionSpec<SectionTypes[S]> }
       workers: { key: "workers", type: { kind: "int", min: 0, max: 256 }, default: () => 0, reload: "restart", doc: "proxy processes sharing the port (0 = one per core, 1 = the node's own process)" },
       http2: { key: "http2", type: { kind: "bool" }, default: () => true, reload: "restart", doc: "serve HTTP/2 to clients: ALPN h2 with [proxy.tls], prior knowledge (h2c) without; false = HTTP/1.1 only" },
       rateLimitsMaxKeys: { key: "rate_limits_max_keys", type: { kind: "int", min: 100, max: 10_000_000 }, default: () => 100_000, reload: "restart", doc: "rate-limit keys tracked per process at most; the least recently used is forgotten first" },
+      balance: {
+        key: "balance",
+        type: { kind: "enum", values: ["round_robin", "least_conn", "p2c_ewma", "hash"] },
+        default: () => "round_robin",
+        reload: "live",
+        doc: "how a node picks among its backends: round_robin (smooth weighted) | least_conn | p2c_ewma | hash",
+      },
+      hashKey: { key: "hash_key", type: { kind: "string", nonEmpty: true }, default: () => "ip", reload: "live", doc: 'with balance = "hash": "ip" | "header:<name>" | "cookie:<name>"' },
     },
   },
   health: {
     key: "health",
     fields: {
-      intervalMs: { key: "interval", type: dur(10), default: () => 10_000, reload: "live", doc: "TCP health check period (jittered ±10%)" },
-      timeoutMs: { key: "timeout", type: dur(1), default: () => 1000, reload: "live", doc: "TCP connect timeout of a check" },
+      intervalMs: { key: "interval", type: dur(10), default: () => 10_000, reload: "live", doc: "health check period (jittered ±10%)" },
+      timeoutMs: { key: "timeout", type: dur(1), default: () => 1000, reload: "live", doc: "time a check may take (connect, and for http the status line)" },
+      type: { key: "type", type: { kind: "enum", values: ["tcp", "http"] }, default: () => "tcp", reload: "live", doc: "tcp: the connection opens; http: GET `path` answers a status in `expect`" },
+      path: { key: "path", type: { kind: "string", nonEmpty: true }, default: () => "/", reload: "live", doc: "http check: path (and query) to GET" },
+      expect: { key: "expect", type: { kind: "string", nonEmpty: true }, default: () => "200-399", reload: "live", doc: 'http check: passing statuses, "200-399" or "200"' },
+      host: { key: "host", type: { kind: "string", nonEmpty: true }, reload: "live", doc: "http check: Host header (default: the backend address)" },
       rise: { key: "rise", type: { kind: "int", min: 1, max: 100 }, default: () => 2, reload: "live", doc: "passes to mark a down backend up" },
       fall: { key: "fall", type: { kind: "int", min: 1, max: 100 }, default: () => 3, reload: "live", doc: "failures to mark an up backend down" },
+      maxFails: { key: "max_fails", type: { kind: "int", min: 0, max: 10_000 }, default: () => 0, reload: "live", doc: "passive: failed requests (reset, timeout, 502/503/504) within fail_window that trigger a confirming check; 0 = off" },
+      failWindowMs: { key: "fail_window", type: dur(100), default: () => 10_000, reload: "live", doc: "passive: window in which max_fails failures count" },
+      ejectionTimeMs: { key: "ejection_time", type: dur(100), default: () => 30_000, reload: "live", doc: "passive: how long a confirmed outlier gets no requests" },
+      maxEjectedPercent: { key: "max_ejected_percent", type: { kind: "int", min: 0, max: 100 }, default: () => 50, reload: "live", doc: "passive: never eject more than this share of the backends (rounded down)" },
     },
   },
   admin: {
@@ -144,10 +162,17 @@ export const SCHEMA: { [S in keyof SectionTypes]: SectionSpec<SectionTypes[S]> }
       allow: { key: "allow", type: { kind: "cidrs" }, default: () => ["127.0.0.0/8", "::1/128"], reload: "restart", doc: "source ranges (CIDR) allowed to use the admin API; others get 403" },
     },
   },
+  log: {
+    key: "log",
+    fields: {
+      access: { key: "access", type: { kind: "string", nonEmpty: true }, default: () => "off", reload: "restart", doc: 'access log: "off", "stdout" or a file path (appended to; SIGUSR1 reopens it)' },
+      accessFormat: { key: "access_format", type: { kind: "enum", values: ["json", "combined"] }, default: () => "json", reload: "restart", doc: "access log lines: json (one object per line) or combined (nginx/Apache, ClusterClub fields appended)" },
+    },
+  },
 };
 
 /** What a [[backends]] table holds; host and port are derived from the address. */
-export type BackendEntry = Pick<BackendConfig, "address">;
+export type BackendEntry = Pick<BackendConfig, "address" | "weight">;
 
 export const BACKENDS: { key: "backends"; reload: ReloadRule; fields: Fields<BackendEntry> } = {
   key: "backends",
@@ -155,8 +180,13 @@ export const BACKENDS: { key: "backends"; reload: ReloadRule; fields: Fields<Bac
   reload: "live",
   fields: {
     address: { key: "address", type: { kind: "string", nonEmpty: true }, required: true, reload: "live", doc: "\"host:port\" of a local backend" },
+    weight: { key: "weight", type: { kind: "int", min: 0, max: 1000 }, default: () => 1, reload: "live", doc: "share of requests relative to the others; 0 = drain (no new requests, in-flight ones finish)" },
   },
 };
+
+/** [health] keys a pool may override in [pools.health] (checks) and [pools.passive] (outlier detection). */
+export const ACTIVE_HEALTH_KEYS = ["type", "path", "expect", "host", "intervalMs", "timeoutMs", "rise", "fall"] as const satisfies readonly (keyof HealthConfig)[];
+export const PASSIVE_KEYS = ["maxFails", "failWindowMs", "ejectionTimeMs", "maxEjectedPercent"] as const satisfies readonly (keyof HealthConfig)[];
 
 /** Pools are named across the cluster by this name; its hash keys the gossip metadata (nodemeta.ts). */
 export const POOL_NAME_MAX = 32;
@@ -166,7 +196,7 @@ export const MAX_POOLS = 64;
 export const DEFAULT_POOL = "default";
 
 /** A [[pools]] table's own keys; its [[pools.backends]] are resolved like the top-level ones. */
-export type PoolEntry = Pick<PoolConfig, "name">;
+export type PoolEntry = Pick<PoolConfig, "name" | "balance" | "hashKey">;
 
 export const POOLS: { key: "pools"; reload: ReloadRule; fields: Fields<PoolEntry> } = {
   key: "pools",
@@ -174,6 +204,8 @@ export const POOLS: { key: "pools"; reload: ReloadRule; fields: Fields<PoolEntry
   reload: "live",
   fields: {
     name: { key: "name", type: { kind: "string", nonEmpty: true }, required: true, reload: "live", doc: `the service's name across the cluster (1–${POOL_NAME_MAX} of a-z 0-9 . _ -)` },
+    balance: { ...SCHEMA.proxy.fields.balance, doc: "how this node picks among the pool's backends (like proxy.balance)" },
+    hashKey: { ...SCHEMA.proxy.fields.hashKey, doc: 'with balance = "hash": "ip" | "header:<name>" | "cookie:<name>"' },
   },
 };
 
@@ -221,6 +253,7 @@ export function eachSection(fn: <T>(spec: SectionSpec<T>, of: (c: Config) => T) 
   fn(SCHEMA.proxy, (c) => c.proxy);
   fn(SCHEMA.health, (c) => c.health);
   fn(SCHEMA.admin, (c) => c.admin);
+  fn(SCHEMA.log, (c) => c.log);
 }
 
 /** Object.keys with the keys typed: the Fields<T> tables have exactly T's keys. */
@@ -264,6 +297,10 @@ export interface ProxyConfig {
   http2: boolean;
   /** Rate-limit keys tracked per process at most (LRU). */
   rateLimitsMaxKeys: number;
+  /** How the local backends are chosen. */
+  balance: BalancePolicy;
+  /** With balance = "hash": "ip" | "header:<name>" | "cookie:<name>" (checked by parse.ts). */
+  hashKey: string;
   /** [proxy.tls]: terminate TLS on the proxy listener. */
   tls?: TlsConfig;
 }
@@ -271,8 +308,20 @@ export interface ProxyConfig {
 export interface HealthConfig {
   intervalMs: number;
   timeoutMs: number;
+  /** tcp: the connection opens; http: GET `path` answers a status in `expect`. */
+  type: "tcp" | "http";
+  path: string;
+  /** "200-399" or "200" (checked by parse.ts). */
+  expect: string;
+  /** Host header of an http check; absent = the backend's address. */
+  host?: string;
   rise: number;
   fall: number;
+  /** Passive outlier detection: failures within failWindowMs that trigger a confirming check; 0 = off. */
+  maxFails: number;
+  failWindowMs: number;
+  ejectionTimeMs: number;
+  maxEjectedPercent: number;
 }
 
 export interface AdminConfig {
@@ -282,17 +331,30 @@ export interface AdminConfig {
   allow: string[];
 }
 
+export interface LogConfig {
+  /** "off", "stdout" or a file path. */
+  access: string;
+  accessFormat: "json" | "combined";
+}
+
 export interface BackendConfig {
   /** As written: "host:port". */
   address: string;
   host: string;
   port: number;
+  /** Share of requests; 0 = drain. */
+  weight: number;
 }
 
 export interface PoolConfig {
   name: string;
   /** This node's backends for the pool; may be empty (other nodes serve it). */
   backends: BackendConfig[];
+  /** How the pool's backends are chosen (the default pool: [proxy] balance / hash_key). */
+  balance: BalancePolicy;
+  hashKey: string;
+  /** [health] with the pool's [pools.health] and [pools.passive] keys on top. */
+  health: HealthConfig;
 }
 
 export interface RouteConfig {
@@ -322,6 +384,7 @@ export interface Config {
   proxy: ProxyConfig;
   health: HealthConfig;
   admin: AdminConfig;
+  log: LogConfig;
   /** The top-level [[backends]]: this node's backends for the pool "default". */
   backends: BackendConfig[];
   /** Every pool this node has backends for or declares, the default pool (when there is one) first. */

@@ -1,6 +1,6 @@
 // Health of every pool this node has backends for: one checker per pool (a backend listed in two
-// pools is checked for each), so a pool's healthy count is its own and a reload can add or drop a
-// pool without touching the others.
+// pools is checked for each), with the pool's own check and passive settings, so a pool's healthy
+// count is its own and a reload can add or drop a pool without touching the others.
 
 import { DEFAULT_POOL, type HealthConfig, type PoolConfig } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
@@ -19,20 +19,22 @@ export interface PoolChange extends HealthChange {
 
 export class PoolHealth {
   private checkers = new Map<string, HealthChecker>();
+  /** Each pool's settings ([health] with its own keys on top). */
+  private configs = new Map<string, HealthConfig>();
   private readonly listeners: ((c: PoolChange) => void)[] = [];
   private running = false;
   private transitionsOfRemoved = 0;
 
   constructor(
     pools: readonly PoolConfig[],
-    private cfg: HealthConfig,
     private readonly o: PoolHealthOptions,
   ) {
     for (const p of pools) this.add(p);
   }
 
   private add(p: PoolConfig): HealthChecker {
-    const c = new HealthChecker(p.backends, this.cfg, { wheel: this.o.wheel, prober: this.o.prober, logger: this.o.logger.child(p.name), pool: p.name });
+    this.configs.set(p.name, p.health);
+    const c = new HealthChecker(p.backends, p.health, { wheel: this.o.wheel, prober: this.o.prober, logger: this.o.logger.child(p.name), pool: p.name });
     c.onChange((change) => {
       const pc: PoolChange = { ...change, pool: p.name };
       for (const fn of this.listeners) fn(pc);
@@ -57,8 +59,7 @@ export class PoolHealth {
   }
 
   /** A reloaded pool list: pools that stay keep their backends' state; new pools are checked before use. */
-  async update(pools: readonly PoolConfig[], cfg: HealthConfig): Promise<{ added: string[]; removed: string[] }> {
-    this.cfg = cfg;
+  async update(pools: readonly PoolConfig[]): Promise<{ added: string[]; removed: string[] }> {
     const keep = new Set(pools.map((p) => p.name));
     const added: string[] = [];
     const removed: string[] = [];
@@ -68,13 +69,15 @@ export class PoolHealth {
       this.transitionsOfRemoved += c.transitions;
       removed.push(...c.backends().map((b) => `${name}/${b.address}`));
       this.checkers.delete(name);
+      this.configs.delete(name);
     }
     const next = new Map<string, HealthChecker>();
     const starting: Promise<unknown>[] = [];
     for (const p of pools) {
       const old = this.checkers.get(p.name);
       if (old) {
-        const pending = old.update(p.backends, cfg).then((r) => {
+        this.configs.set(p.name, p.health);
+        const pending = old.update(p.backends, p.health).then((r) => {
           added.push(...r.added.map((a) => `${p.name}/${a}`));
           removed.push(...r.removed.map((a) => `${p.name}/${a}`));
         });
@@ -99,6 +102,18 @@ export class PoolHealth {
 
   healthyCount(pool: string): number {
     return this.checkers.get(pool)?.healthyCount ?? 0;
+  }
+
+  /** A pool's healthy backends' weights summed: this node's weight for the pool (draining backends add 0). */
+  healthyWeight(pool: string): number {
+    return this.checkers.get(pool)?.healthyWeight ?? 0;
+  }
+
+  /** A pool's check and passive settings (a pool only named by routes has [health]'s defaults' stand-in: the first pool's). */
+  config(pool: string): HealthConfig {
+    const c = this.configs.get(pool) ?? this.configs.values().next().value;
+    if (c === undefined) throw new Error("PoolHealth.config: no pools");
+    return c;
   }
 
   /** Healthy backends over all pools. */
@@ -129,10 +144,16 @@ export class PoolHealth {
     this.checkers.get(pool)?.reportConnectFailure(address, error);
   }
 
-  /** Healthy counts of the named pools, for gossip (the default pool travels on its own). */
+  /** Passive outlier evidence: `count` failed requests to this backend of this pool. */
+  reportFailure(pool: string, address: string, count = 1): void {
+    this.checkers.get(pool)?.reportFailure(address, count);
+  }
+
+  /** Healthy weights of the named pools, for gossip (the default pool travels on its own). */
   namedCounts(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [name, c] of this.checkers) if (name !== DEFAULT_POOL) out.set(name, c.healthyCount);
+    for (const [name, c] of this.checkers) if (name !== DEFAULT_POOL) out.set(name, c.healthyWeight);
     return out;
   }
+
 }

@@ -32,6 +32,8 @@ export class ProxyContext implements UpstreamRequest {
   t0 = 0;
   /** The HTTP version the client spoke. */
   readonly protocol: ProtocolIndex;
+  /** performance.now() when the request arrived (set only while the access log is on). */
+  start = 0;
   private headersPrepared = false;
   private readonly head: ClientHead;
   private toPeer: OutgoingFields | null = null;
@@ -48,7 +50,7 @@ export class ProxyContext implements UpstreamRequest {
     /** The request body across attempts, or null when there is none. */
     readonly upload: RequestBody | null,
     head: ClientHead,
-    private readonly info: ForwardingInfo,
+    readonly info: ForwardingInfo,
   ) {
     this.method = req.method;
     this.idempotent = IDEMPOTENT.has(this.method);

@@ -27,6 +27,8 @@ export interface DataPlane {
   workers?(): WorkerStatus[];
   /** Rate-limit usage for the node's gossip (the in-process limiter, or the workers' relay); absent without [[rate_limits]]. */
   readonly usage?: UsagePort;
+  /** Opens the access log file again (SIGUSR1, after logrotate moved it). */
+  reopenLogs(): void;
   /** Stops accepting, drains in-flight requests up to `drainMs`, then closes. */
   stop(drainMs: number): Promise<void>;
 }

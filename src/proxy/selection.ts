@@ -3,6 +3,7 @@
 // excluded from the next pick.
 // The current pick lives in fields, so a request allocates one object whatever its retries.
 
+import type { BackendLoad } from "../routing/balance/load.ts";
 import type { PoolRouter } from "../routing/router.ts";
 import type { UpstreamTarget } from "./upstream/client.ts";
 
@@ -21,6 +22,8 @@ export class Selection {
   target: UpstreamTarget = NO_TARGET;
   private triedBackends: Set<number> | undefined;
   private triedNodes: Set<string> | undefined;
+  /** The current local pick's load while it is counted in flight (least_conn, p2c_ewma). */
+  private load: BackendLoad | undefined = undefined;
 
   constructor(
     /** The request's pool; undefined when no node is known to serve it (nothing to pick). */
@@ -28,6 +31,8 @@ export class Selection {
     private readonly selfName: string,
     /** A member's request: local backends only, never another hop. */
     private readonly localOnly: boolean,
+    /** The request's hash key (balance = "hash"), the same for the node and the backend choice. */
+    private readonly key?: number,
   ) {}
 
   /** Picks the next target; false when no node can serve any more. */
@@ -35,10 +40,10 @@ export class Selection {
     const pool = this.pool;
     if (pool === undefined) return false;
     for (;;) {
-      const node = this.localOnly ? null : pool.pickNode(this.triedNodes);
+      const node = this.localOnly ? null : pool.pickNode(this.triedNodes, this.key);
       if (node === undefined) return false;
       if (node === null) {
-        const b = pool.pickBackend(this.triedBackends);
+        const b = pool.pickBackend(this.triedBackends, this.key);
         if (!b) {
           if (this.localOnly) return false;
           // Every local backend failed this request: this node is out of the running.
@@ -64,6 +69,25 @@ export class Selection {
   /** The pool's name ("" when the request's pool is unknown here). */
   get poolName(): string {
     return this.pool?.name ?? "";
+  }
+
+  /** The current pick is being sent: a local backend counts it in flight when the policy needs that. */
+  begin(): void {
+    const pool = this.pool;
+    if (this.backendIndex >= 0 && pool !== undefined && pool.tracksLoad) {
+      const l = pool.loadOf(this.backendIndex);
+      if (l !== undefined) l.inFlight++;
+      this.load = l;
+    }
+  }
+
+  /** The current attempt has its answer or failed after `ms` (performance.now() is `now`). */
+  settle(ms: number, now: number): void {
+    const l = this.load;
+    if (l === undefined) return;
+    this.load = undefined;
+    l.inFlight--;
+    l.observe(ms, now);
   }
 
   /** The current pick failed: never pick it again for this request. */

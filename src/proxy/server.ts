@@ -20,6 +20,9 @@ import { NO_BACKEND_HEADER, prepareRequestHeaders, stripNodeSignals } from "./he
 import { altSvc, HTTP1, HTTP2, HTTP3, looksLikeH2, type ProtocolIndex, viaTokens } from "./protocol.ts";
 import { ClientHead, type ForwardingInfo } from "./request-head.ts";
 import { Selection } from "./selection.ts";
+import { AccessLog, type AccessLogConfig } from "../accesslog/index.ts";
+import { logAnswer, logRefusal } from "./access.ts";
+import { requestKey } from "../routing/balance/key.ts";
 import { UpstreamClient } from "./upstream/client.ts";
 import { RequestBody, WATCH_RESPONSES_FROM, watchDownload } from "./transfer.ts";
 import { type TunnelData, WebSocketTunnel } from "./websocket.ts";
@@ -39,6 +42,11 @@ export interface ProxyDeps {
   log: Logger;
   /** Passive health: a local backend of `pool` refused or could not be reached. */
   onConnectFailure(pool: string, backendAddress: string, code: string): void;
+  /**
+   * Passive outlier evidence: a local backend of `pool` answered 502/503/504, broke the exchange or timed
+   * out. Evidence only: a client can provoke each of these, so the health checker confirms it (see passive.ts).
+   */
+  onFailureEvidence?(pool: string, backendAddress: string, code: string): void;
   /** Seconds for Retry-After on 503. */
   retryAfterS: number;
   /** TLS options for forwarding to peers over https (cluster.tls). */
@@ -49,6 +57,8 @@ export interface ProxyDeps {
   peerConnectTimeoutMs?: number;
   /** [[rate_limits]]: decided here, before a target is chosen. */
   limiter?: RateLimiter;
+  /** The access log (each process writes its own lines; see accesslog/writer.ts). */
+  accessLog?: AccessLogConfig;
 }
 
 /** Connect timeout for local backends (a connect failure also marks the backend down). */
@@ -91,6 +101,8 @@ export class ProxyServer implements DataPlane {
   private readonly peerTargets = new Map<string, number>();
   private readonly targetStats = new Map<string, TargetStats>();
   private readonly deadlines = new Deadlines();
+  /** Null when the access log is off: the request path then pays one comparison. */
+  private readonly access: AccessLog | null;
 
   constructor(private readonly d: ProxyDeps) {
     this.vias = viaTokens(d.nodeName);
@@ -102,6 +114,11 @@ export class ProxyServer implements DataPlane {
         : new FetchUpstream(FETCH_MAX_IN_FLIGHT, d.peerTls);
     this.proto = d.cfg.tls ? "https" : "http";
     this.websockets = new WebSocketTunnel(d.log);
+    this.access = AccessLog.open(d.accessLog, (e) => d.log.warn("access log write failed", { error: e }));
+  }
+
+  reopenLogs(): void {
+    this.access?.reopen();
   }
 
   get port(): number {
@@ -207,6 +224,7 @@ export class ProxyServer implements DataPlane {
     await Promise.all([s.stop(true), this.quic?.stop(true)]);
     this.backends.close();
     this.peers.close();
+    this.access?.close();
   }
 
   private stats(pool: string, name: string): TargetStats {
@@ -231,10 +249,15 @@ export class ProxyServer implements DataPlane {
   handle(req: Request, server: Server<TunnelData>, overQuic = false): Response | Promise<Response | undefined> {
     const d = this.d;
     const method = req.method;
+    const start = this.access === null ? 0 : performance.now();
     const head = ClientHead.scan(req.headers);
     const protocol: ProtocolIndex = overQuic ? HTTP3 : d.cfg.http2 && looksLikeH2(req.headers) ? HTTP2 : HTTP1;
     const refused = refusal(method, head, d.cfg.maxBodyBytes);
-    if (refused) return this.local(refused.kind, { detail: refused.reason });
+    if (refused) {
+      const res = this.local(refused.kind, { detail: refused.reason });
+      if (this.access !== null) logRefusal(this.access, req, protocol, server.requestIP(req)?.address ?? "unknown", pathOf(req.url), res, start);
+      return res;
+    }
     const router = d.router;
     const clientIp = server.requestIP(req)?.address ?? "unknown";
     // A member's request took its one hop already: serve it here, never forward it again.
@@ -249,15 +272,26 @@ export class ProxyServer implements DataPlane {
       routed = RouteDecision.fromSignal(head.pool, path);
     } else {
       const route = router.match(head.host, path);
-      if (route === undefined) return this.local("not_routed");
+      if (route === undefined) {
+        const res = this.local("not_routed");
+        if (this.access !== null) logRefusal(this.access, req, protocol, clientIp, path, res, start);
+        return res;
+      }
       routed = new RouteDecision(route.pool, path, route.stripPrefix ? route.prefix : "");
       // A member's forward was counted at its entry node; a forged Via is no member's and is counted.
       if (d.limiter !== undefined && !info.trusted) {
         const denied = d.limiter.check({ headers: req.headers, clientIp, route, pool: route.pool });
-        if (denied) return this.local("rate_limited", { retryAfterS: denied.retryAfterS, headers: denialHeaders(denied) });
+        if (denied) {
+          const res = this.local("rate_limited", { retryAfterS: denied.retryAfterS, headers: denialHeaders(denied) });
+          if (this.access !== null) logRefusal(this.access, req, protocol, clientIp, path, res, start);
+          return res;
+        }
       }
     }
-    const sel = new Selection(router.pool(routed.pool), d.nodeName, fromMember);
+    const pool = router.pool(routed.pool);
+    const hashKey = pool?.hashKey ?? null;
+    const key = hashKey === null ? undefined : requestKey(hashKey, { clientIp, trusted: info.trusted, xff: head.xff, headers: req.headers });
+    const sel = new Selection(pool, d.nodeName, fromMember, key);
     // WebSockets are HTTP/1.1 only (Bun has no RFC 8441 over h2): a browser opens them on a 1.1 connection.
     if (method === "GET" && !overQuic && head.upgrade !== null && head.upgrade.toLowerCase() === "websocket") {
       // The client's handshake fields must stay on `req` for Bun's upgrade; the upstream gets a prepared copy.
@@ -283,7 +317,9 @@ export class ProxyServer implements DataPlane {
       upload = new RequestBody(body, server, req, d.cfg.idleTimeoutMs, d.wheel, watched);
     }
     const signal = new AttemptSignal(req.signal);
-    return this.forward(new ProxyContext(req, server, routed, fromMember, sel, signal, upload, head, info));
+    const ctx = new ProxyContext(req, server, routed, fromMember, sel, signal, upload, head, info);
+    ctx.start = start;
+    return this.forward(ctx);
   }
 
   /**
@@ -327,12 +363,15 @@ export class ProxyServer implements DataPlane {
     const t0 = performance.now();
     ctx.t0 = t0;
     ctx.signal.begin(this.deadlines.list(this.d.cfg.responseTimeoutMs), t0, ctx.upload);
+    sel.begin();
     return (ctx.local ? this.backends : this.peers).send(ctx);
   }
 
   /** An upstream answered: the answer for the client, or null to try another node. */
   private onResponse(ctx: ProxyContext, r: Response): Response | null {
     ctx.signal.end();
+    const now = performance.now();
+    ctx.sel.settle(now - ctx.t0, now);
     if (!ctx.local && r.status === 503 && r.headers.has(NO_BACKEND_HEADER)) {
       // The peer has nothing healthy after all: nothing was served, pick another node.
       void r.body?.cancel();
@@ -340,7 +379,9 @@ export class ProxyServer implements DataPlane {
       ctx.sel.exclude();
       return null;
     }
-    this.d.stats.recordResponse(ctx.targetStats!, r.status, (performance.now() - ctx.t0) / 1000, ctx.protocol);
+    const status = r.status;
+    if (status >= 502 && status <= 504 && ctx.sel.backendIndex >= 0) this.d.onFailureEvidence?.(ctx.routed.pool, ctx.sel.name, `status_${status}`);
+    this.d.stats.recordResponse(ctx.targetStats!, status, (now - ctx.t0) / 1000, ctx.protocol);
     return this.answer(ctx, r);
   }
 
@@ -348,6 +389,8 @@ export class ProxyServer implements DataPlane {
   private onError(ctx: ProxyContext, e: unknown): Response | null {
     const failure = ctx.signal.classify(e);
     ctx.signal.end();
+    const now = performance.now();
+    ctx.sel.settle(now - ctx.t0, now);
     ctx.targetStats!.errors.value++;
     const answer = this.afterFailure(ctx, failure);
     if (answer === null) ctx.sel.exclude();
@@ -373,6 +416,7 @@ export class ProxyServer implements DataPlane {
       case "client_stalled":
         return this.giveUp(ctx, "client_timeout");
       case "timeout":
+        if (ctx.sel.backendIndex >= 0) this.d.onFailureEvidence?.(ctx.routed.pool, ctx.sel.name, "timeout");
         return this.giveUp(ctx, "timeout");
       case "invalid":
         return this.giveUp(ctx, "bad_request", { detail: f.code });
@@ -384,6 +428,7 @@ export class ProxyServer implements DataPlane {
         break;
       case "broken":
         ctx.sent = true;
+        if (ctx.sel.backendIndex >= 0) this.d.onFailureEvidence?.(ctx.routed.pool, ctx.sel.name, f.code);
         if (!ctx.idempotent) return this.giveUp(ctx, "bad_gateway", { detail: f.code });
         break;
     }
@@ -397,6 +442,7 @@ export class ProxyServer implements DataPlane {
     // Upstreams answer with end-to-end fields only; what a peer node signalled was for this node alone.
     stripNodeSignals(r.headers);
     if (this.altSvc !== null) r.headers.set("alt-svc", this.altSvc);
+    if (this.access !== null) logAnswer(this.access, ctx, r, this.d.nodeName, r.headers.get("content-length"), null);
     if (r.body !== null && isLarge(r.headers)) {
       // Bun sends a JS stream chunked whatever Content-Length says: drop it rather than contradict it.
       r.headers.delete("content-length");
@@ -409,6 +455,8 @@ export class ProxyServer implements DataPlane {
   /** No upstream answer: stop the body and answer locally. */
   private giveUp(ctx: ProxyContext, kind: ProxyErrorKind, opts?: ErrorResponseOptions): Response {
     ctx.upload?.close();
-    return this.local(kind, opts);
+    const res = this.local(kind, opts);
+    if (this.access !== null) logAnswer(this.access, ctx, res, this.d.nodeName, res.headers.get("content-length"), res.headers.get("x-request-id"));
+    return res;
   }
 }

@@ -6,13 +6,18 @@ import type { Member } from "../cluster/index.ts";
 import { DEFAULT_POOL, type RouteConfig } from "../config/schema.ts";
 import { decodeNodeMeta, type NodeMeta, poolId } from "../control/nodemeta.ts";
 import { formatHostPort } from "../netutil.ts";
-import type { BackendHealth } from "../health/checker.ts";
+import { type BackendHealth, isServing } from "../health/checker.ts";
+import { parseHashKey } from "./balance/key.ts";
+import type { BalancePolicy } from "./balance/policy.ts";
 import { fallbackPool } from "./routes.ts";
 import type { PeerNode, PoolSnapshot, RoutingSnapshot } from "./snapshot.ts";
 
 export interface LocalPool {
   name: string;
   backends: readonly Readonly<BackendHealth>[];
+  /** How its backends are chosen (default round_robin) and, for hash, on what (as written in the config). */
+  balance?: BalancePolicy;
+  hashKey?: string;
 }
 
 export interface SnapshotInputs {
@@ -29,7 +34,7 @@ export interface SnapshotInputs {
   peerScheme?: "http" | "https";
 }
 
-/** A peer's healthy count for a pool, from its metadata. */
+/** A peer's healthy backend weight for a pool, from its metadata. */
 export function peerCount(meta: NodeMeta, pool: string): number {
   return pool === DEFAULT_POOL ? meta.healthy : (meta.pools.get(poolId(pool)) ?? 0);
 }
@@ -67,22 +72,31 @@ export function buildSnapshot(i: SnapshotInputs): RoutingSnapshot {
   // Our pools, then the ones only our routes name (other nodes serve those).
   const names = [...i.pools.map((p) => p.name)];
   for (const r of i.routes) if (!names.includes(r.pool)) names.push(r.pool);
-  const own = new Map(i.pools.map((p) => [p.name, p.backends]));
-  const pools: PoolSnapshot[] = names.map((name) => ({
-    name,
-    backends: (own.get(name) ?? []).map((b, index) => ({
-      index,
-      address: b.address,
-      host: b.host,
-      port: b.port,
-      origin: `http://${formatHostPort(b.host, b.port)}`,
-      healthy: b.status === "up",
-    })),
-    peers: metas.flatMap((meta, peer) => {
-      const weight = peerCount(meta, name);
-      return weight > 0 ? [{ peer, weight }] : [];
-    }),
-  }));
+  const own = new Map(i.pools.map((p) => [p.name, p]));
+  const pools: PoolSnapshot[] = names.map((name) => {
+    const local = own.get(name);
+    const balance = local?.balance ?? "round_robin";
+    const key = balance === "hash" && local?.hashKey !== undefined ? parseHashKey(local.hashKey) : null;
+    return {
+      name,
+      backends: (local?.backends ?? []).map((b, index) => ({
+        index,
+        address: b.address,
+        host: b.host,
+        port: b.port,
+        origin: `http://${formatHostPort(b.host, b.port)}`,
+        healthy: isServing(b),
+        weight: b.weight,
+      })),
+      peers: metas.flatMap((meta, peer) => {
+        const weight = peerCount(meta, name);
+        return weight > 0 ? [{ peer, weight }] : [];
+      }),
+      balance,
+      hashKey: key === null || typeof key === "string" ? null : key,
+      hashKeyText: key === null || typeof key === "string" ? null : (local?.hashKey ?? null),
+    };
+  });
   return {
     version: i.version,
     nodeName: i.nodeName,

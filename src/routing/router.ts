@@ -1,94 +1,114 @@
 // The data plane's view of a routing snapshot: derived lookup structures, built once per snapshot —
-// the route table, and per pool the two selection steps (node by weight, then backend round-robin).
+// the route table, and per pool the two selection steps (a node by weight, then a backend by the
+// pool's balancing policy).
 
+import { BackendLoad, type Balancer, type Candidate, createBalancer } from "./balance/index.ts";
+import type { HashKeySpec } from "./balance/key.ts";
+import { hashString, rendezvous } from "./balance/rendezvous.ts";
+import { SmoothWeighted } from "./balance/smooth.ts";
 import { RouteTable, type Route } from "./routes.ts";
 import type { LocalBackend, PeerNode, PoolSnapshot, RoutingSnapshot } from "./snapshot.ts";
 
 /** A node choice: null = this node (serve from local backends), else a peer. */
 export type NodeChoice = PeerNode | null;
 
-/** One pool's selection state: round-robin over its healthy local backends, smooth WRR over nodes. */
+/**
+ * One pool's selection state: its balancer over the healthy local backends (by the pool's policy) and
+ * the node choice — smooth WRR over the nodes' healthy weights, or for a hashed request weighted
+ * rendezvous on its key, which every entry node computes alike.
+ */
 export class PoolRouter {
   readonly name: string;
-  private readonly healthy: LocalBackend[];
-  private rr = 0;
-  // Smooth weighted round-robin state: candidates[0] is self (null), then peers.
-  private readonly candidates: NodeChoice[] = [null];
+  private readonly balancer: Balancer;
+  /** Load per backend address, kept across snapshots (least_conn, p2c_ewma). */
+  private readonly loads: Map<string, BackendLoad>;
+  private readonly loadByIndex: BackendLoad[] = [];
+  private readonly healthy: number;
+  /** The policy counts requests in flight and their latency (Selection tells it). */
+  readonly tracksLoad: boolean;
+  /** With balance = "hash": what requests are hashed on. */
+  readonly hashKey: HashKeySpec | null;
+  // Node choice: index 0 is self (null), then peers; names, ids (for rendezvous) and weights parallel.
+  private readonly nodes: SmoothWeighted<NodeChoice>;
+  private readonly names: string[];
+  private readonly ids: number[];
   private readonly weights: number[];
-  private readonly current: number[];
 
   constructor(
     p: PoolSnapshot,
     peers: readonly PeerNode[],
     private readonly selfName: string,
-    /** Credit each node had in this pool under the previous snapshot, by node name ("" = self). */
-    credit: ReadonlyMap<string, number> | undefined,
+    /** The pool's router under the previous snapshot: its node credit and backend loads carry over. */
+    prev: PoolRouter | undefined,
   ) {
     this.name = p.name;
-    this.healthy = p.backends.filter((b) => b.healthy);
-    this.weights = [this.healthy.length];
+    this.hashKey = p.hashKey;
+    this.loads = new Map();
+    const candidates: Candidate[] = [];
+    let weight = 0;
+    for (const b of p.backends) {
+      const load = prev?.loads.get(b.address) ?? new BackendLoad();
+      this.loads.set(b.address, load);
+      this.loadByIndex[b.index] = load;
+      if (b.healthy && b.weight > 0) {
+        candidates.push({ backend: b, load });
+        weight += b.weight;
+      }
+    }
+    this.healthy = candidates.length;
+    this.balancer = createBalancer(p.balance, candidates, prev?.balancer);
+    this.tracksLoad = p.balance === "least_conn" || p.balance === "p2c_ewma";
+    const items: NodeChoice[] = [null];
+    this.names = [selfName];
+    this.weights = [weight];
     for (const w of p.peers) {
       const node = peers[w.peer];
       if (node && w.weight > 0 && node.name !== selfName) {
-        this.candidates.push(node);
+        items.push(node);
+        this.names.push(node.name);
         this.weights.push(w.weight);
       }
     }
-    // Keep each node's accumulated credit across snapshots so a change does not restart the cycle.
-    this.current = this.candidates.map((c) => credit?.get(c ? c.name : "") ?? 0);
+    this.ids = this.names.map(hashString);
+    // Each node keeps its accumulated credit across snapshots so a change does not restart the cycle.
+    this.nodes = new SmoothWeighted(items, this.weights, this.names, prev?.nodes);
   }
 
-  /** Credit by node name, for the next snapshot's PoolRouter. */
-  credits(): Map<string, number> {
-    return new Map(this.candidates.map((c, i) => [c ? c.name : "", this.current[i] ?? 0]));
-  }
-
+  /** Local backends that may get new requests. */
   get healthyCount(): number {
-    return this.healthy.length;
+    return this.healthy;
   }
 
-  /** Weight of a node in this pool (its published healthy count; ours for self), 0 if it has none. */
+  /** Weight of a node in this pool (its published healthy weight; ours for self), 0 if it has none. */
   weightOf(nodeName: string): number {
-    if (nodeName === this.selfName) return this.weights[0]!;
-    const i = this.candidates.findIndex((c) => c !== null && c.name === nodeName);
+    const i = this.names.indexOf(nodeName);
     return i < 0 ? 0 : this.weights[i]!;
   }
 
-  /** Round-robin over healthy local backends, skipping `exclude` (already tried). */
-  pickBackend(exclude?: ReadonlySet<number>): LocalBackend | undefined {
-    const list = this.healthy;
-    const n = list.length;
-    if (n === 0) return undefined;
-    for (let i = 0; i < n; i++) {
-      const b = list[this.rr++ % n]!;
-      if (this.rr >= 0x3fffffff) this.rr = 0;
-      if (!exclude || !exclude.has(b.index)) return b;
-    }
-    return undefined;
+  /** The backend for a new attempt by the pool's policy, skipping `exclude` (already tried); `key` for hash. */
+  pickBackend(exclude?: ReadonlySet<number>, key?: number): LocalBackend | undefined {
+    return this.balancer.pick(exclude, key);
+  }
+
+  /** Load object of one of the pool's local backends (by its index). */
+  loadOf(index: number): BackendLoad | undefined {
+    return this.loadByIndex[index];
   }
 
   /**
-   * Smooth weighted round-robin (nginx): each candidate gains its weight, the richest is chosen
-   * and pays the total. Interleaves (2:1:3 never gives long runs) and matches weights over a cycle.
-   * Returns undefined when no node has a healthy backend; `excludeNames` skips nodes already tried.
+   * The node for a request; undefined when no node has a healthy backend for the pool. `excludeNames`
+   * skips nodes already tried; with `key` the choice is rendezvous-hashed instead of round-robin.
    */
-  pickNode(excludeNames?: ReadonlySet<string>): NodeChoice | undefined {
-    const n = this.candidates.length;
+  pickNode(excludeNames?: ReadonlySet<string>, key?: number): NodeChoice | undefined {
+    const n = this.names.length;
     if (n === 1) return this.weights[0]! > 0 && !excludeNames?.has(this.selfName) ? null : undefined;
-    let best = -1;
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      const w = this.weights[i]!;
-      if (w <= 0) continue;
-      const c = this.candidates[i]!;
-      if (excludeNames?.has(c ? c.name : this.selfName)) continue;
-      this.current[i]! += w;
-      total += w;
-      if (best < 0 || this.current[i]! > this.current[best]!) best = i;
+    const names = this.names;
+    if (key !== undefined) {
+      const i = rendezvous(key, this.ids, this.weights, excludeNames === undefined ? undefined : (k) => excludeNames.has(names[k]!));
+      return i < 0 ? undefined : this.nodes.items[i];
     }
-    if (best < 0) return undefined;
-    this.current[best]! -= total;
-    return this.candidates[best]!;
+    if (excludeNames === undefined) return this.nodes.next();
+    return this.nodes.next((_c, i) => excludeNames.has(names[i]!));
   }
 }
 
@@ -111,7 +131,7 @@ export class Router {
   install(s: RoutingSnapshot): void {
     const prev = this.pools;
     this.snap = s;
-    this.pools = new Map(s.pools.map((p) => [p.name, new PoolRouter(p, s.peers, s.nodeName, prev.get(p.name)?.credits())]));
+    this.pools = new Map(s.pools.map((p) => [p.name, new PoolRouter(p, s.peers, s.nodeName, prev.get(p.name))]));
     this.routes = new RouteTable(s.routes, s.fallbackPool);
     this.memberAddrs = new Set(s.memberAddresses);
     this.viaTokens = s.memberNames.filter((n) => n !== s.nodeName);

@@ -3,6 +3,8 @@
 // swaps it in whole; the request path never waits on anything to decide.
 
 import type { RouteConfig } from "../config/schema.ts";
+import type { HashKeySpec } from "./balance/key.ts";
+import type { BalancePolicy } from "./balance/policy.ts";
 
 export interface LocalBackend {
   /** Index in its pool's configured backend list (stable; keys health and metrics). */
@@ -12,7 +14,10 @@ export interface LocalBackend {
   port: number;
   /** "http://host:port", precomputed so the request path only concatenates the path. */
   origin: string;
+  /** Up by its checks and not ejected by passive outlier detection: may get new requests (if weight > 0). */
   healthy: boolean;
+  /** Share of new requests relative to the pool's others; 0 = draining (no new requests, in-flight ones finish). */
+  weight: number;
 }
 
 export interface PeerNode {
@@ -25,7 +30,7 @@ export interface PeerNode {
   origin: string;
 }
 
-/** A peer's weight for one pool: the healthy count it publishes for it (only peers above 0 are listed). */
+/** A peer's weight for one pool: the healthy backend weight it publishes for it (only peers above 0 are listed). */
 export interface PoolPeer {
   /** Index into RoutingSnapshot.peers. */
   peer: number;
@@ -38,6 +43,12 @@ export interface PoolSnapshot {
   /** This node's backends for the pool (none when only other nodes serve it). */
   backends: LocalBackend[];
   peers: PoolPeer[];
+  /** How this node picks among the pool's backends (round_robin for a pool it does not declare). */
+  balance: BalancePolicy;
+  /** With balance = "hash": what a request is hashed on, for the node choice and the backend choice alike. */
+  hashKey: HashKeySpec | null;
+  /** hash_key as written, for /status. */
+  hashKeyText: string | null;
 }
 
 export interface RoutingSnapshot {

@@ -27,6 +27,8 @@ export interface DataPlaneDeps {
   log: Logger;
   /** Passive health: a local backend refused or could not be reached. */
   onConnectFailure(pool: string, address: string, code: string): void;
+  /** Passive outlier evidence: `count` failed requests to a local backend of `pool`. */
+  onFailureEvidence(pool: string, address: string, count: number): void;
 }
 
 export function createDataPlane(config: Config, d: DataPlaneDeps): DataPlane {
@@ -35,7 +37,8 @@ export function createDataPlane(config: Config, d: DataPlaneDeps): DataPlane {
   const peerTls = config.cluster.tls ? { ca: config.cluster.tlsCa ? readFileSync(config.cluster.tlsCa, "utf8") : undefined } : undefined;
   // A silent peer is given about two probe timeouts to accept, then the next node is tried.
   const peerConnectTimeoutMs = Math.max(200, 2 * config.cluster.probeTimeoutMs);
-  const common = { cfg: config.proxy, nodeName: config.cluster.nodeName, retryAfterS, peerTls, peerConnectTimeoutMs };
+  const accessLog = { access: config.log.access, format: config.log.accessFormat };
+  const common = { cfg: config.proxy, nodeName: config.cluster.nodeName, retryAfterS, peerTls, peerConnectTimeoutMs, accessLog };
   const workers = resolveWorkers(config.proxy.workers);
   // An admission elsewhere reaches this process within about a gossip round (plus, in a worker, the
   // report to the primary and the relay back), and is charged as of then.
@@ -47,8 +50,9 @@ export function createDataPlane(config: Config, d: DataPlaneDeps): DataPlane {
       stats: d.stats,
       log: d.log.child("workers"),
       onPassiveFailure: d.onConnectFailure,
+      onFailureEvidence: d.onFailureEvidence,
     });
   }
   const limiter = config.rateLimits.length > 0 ? new RateLimiter(config.rateLimits, { maxKeys: config.proxy.rateLimitsMaxKeys, report: "cluster", chargeLagMs }) : undefined;
-  return new ProxyServer({ ...common, router: d.router, stats: d.stats, wheel: d.wheel, log: d.log.child("proxy"), onConnectFailure: d.onConnectFailure, limiter });
+  return new ProxyServer({ ...common, router: d.router, stats: d.stats, wheel: d.wheel, log: d.log.child("proxy"), onConnectFailure: d.onConnectFailure, onFailureEvidence: (pool, a) => d.onFailureEvidence(pool, a, 1), limiter });
 }

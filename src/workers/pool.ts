@@ -38,6 +38,7 @@ export interface WorkerPoolOptions {
   stats: ProxyStats;
   log: Logger;
   onPassiveFailure(pool: string, address: string, code: string): void;
+  onFailureEvidence(pool: string, address: string, count: number): void;
 }
 
 export class WorkerPool implements DataPlane {
@@ -105,6 +106,10 @@ export class WorkerPool implements DataPlane {
     this.broadcast({ t: "config", cfg: this.cfg });
   }
 
+  reopenLogs(): void {
+    this.broadcast({ t: "reopen" });
+  }
+
   async stop(drainMs: number): Promise<void> {
     this.stopping = true;
     clearInterval(this.usageTimer);
@@ -167,6 +172,9 @@ export class WorkerPool implements DataPlane {
         break;
       case "usage":
         this.usage?.fromWorker(s.id, msg.u, msg.limited);
+        break;
+      case "failures":
+        for (const [pool, address, n] of msg.counts) this.o.onFailureEvidence(pool, address, n);
         break;
       case "stats":
       case "stopped":

@@ -37,6 +37,25 @@ function reportUsage(): void {
   send({ t: "usage", u, limited });
 }
 
+/** Failure evidence gathered for FAILURES_EVERY_MS, so a storm of 503s is a few messages, not one each. */
+const FAILURES_EVERY_MS = 50;
+let failures: Map<string, [pool: string, address: string, n: number]> | null = null;
+
+function countFailure(pool: string, address: string): void {
+  if (failures === null) {
+    failures = new Map();
+    setTimeout(() => {
+      const counts = [...(failures?.values() ?? [])];
+      failures = null;
+      send({ t: "failures", counts });
+    }, FAILURES_EVERY_MS);
+  }
+  const key = `${pool} ${address}`;
+  const c = failures.get(key);
+  if (c) c[2]++;
+  else failures.set(key, [pool, address, 1]);
+}
+
 async function init(i: WorkerInit): Promise<void> {
   configureLogging(i.log);
   const log = createLogger(`worker-${i.id}`);
@@ -53,9 +72,11 @@ async function init(i: WorkerInit): Promise<void> {
     wheel,
     log,
     onConnectFailure: (pool, address, code) => send({ t: "passive", pool, address, code }),
+    onFailureEvidence: countFailure,
     retryAfterS: i.retryAfterS,
     peerTls: i.peerTls,
     peerConnectTimeoutMs: i.peerConnectTimeoutMs,
+    accessLog: i.accessLog,
     reusePort: true,
     limiter,
   });
@@ -93,6 +114,9 @@ process.on("message", (msg: ToWorker) => {
       if (l) eachTriplet(l, msg.u, performance.now(), (e, n) => l.charge(e, n, performance.now()));
       break;
     }
+    case "reopen":
+      server?.reopenLogs();
+      break;
     case "stop":
       void stop(msg.drainMs);
       break;

@@ -38,7 +38,20 @@ describe("config", () => {
     expect(c.proxy.listenPort).toBe(8080);
     expect(c.proxy.bindAddress).toBe("0.0.0.0");
     expect(c.admin).toEqual({ listenPort: 9901, bindAddress: "127.0.0.1", allow: ["127.0.0.0/8", "::1/128"] });
-    expect(c.health).toEqual({ intervalMs: 10_000, timeoutMs: 1000, rise: 2, fall: 3 });
+    expect(c.health).toEqual({
+      intervalMs: 10_000,
+      timeoutMs: 1000,
+      type: "tcp",
+      path: "/",
+      expect: "200-399",
+      rise: 2,
+      fall: 3,
+      maxFails: 0,
+      failWindowMs: 10_000,
+      ejectionTimeMs: 30_000,
+      maxEjectedPercent: 50,
+    });
+    expect(c.proxy.balance).toBe("round_robin");
     expect(c.proxy.maxBodyBytes).toBe(0);
     expect(c.backends.map((b) => [b.host, b.port])).toEqual([["127.0.0.1", 3003], ["127.0.0.1", 3004]]);
     expect(c.cluster.nodeName.length).toBeGreaterThan(0);
@@ -106,7 +119,7 @@ address = "[::1]:80"
 
   test("hostname backends are accepted (resolved later, not at parse time)", () => {
     const c = parseConfig(`[[backends]]\naddress = "backend.internal:8080"`);
-    expect(c.backends[0]).toEqual({ address: "backend.internal:8080", host: "backend.internal", port: 8080 });
+    expect(c.backends[0]).toEqual({ address: "backend.internal:8080", host: "backend.internal", port: 8080, weight: 1 });
   });
 });
 

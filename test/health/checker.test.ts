@@ -4,8 +4,15 @@ import { tcpProbe } from "../../src/health/probe.ts";
 import { TimingWheel } from "../../src/timer/wheel.ts";
 import { deadPort } from "../helpers/node.ts";
 import { UNRESOLVABLE_HOST } from "../helpers/dns.ts";
+import { parseConfig } from "../../src/config/index.ts";
+import type { HealthConfig } from "../../src/config/schema.ts";
 
-const backends = [{ address: "b:1", host: "b", port: 1 }];
+/** The defaults with `over` on top. */
+function healthConfig(over: Partial<HealthConfig>): HealthConfig {
+  return { ...parseConfig(`[[backends]]\naddress = "b:1"`).health, ...over };
+}
+
+const backends = [{ address: "b:1", host: "b", port: 1, weight: 1 }];
 
 /** A checker driven by a manual clock and a scripted prober (the probe itself is tested on real sockets below). */
 function scripted(results: boolean[], rise: number, fall: number) {
@@ -13,7 +20,7 @@ function scripted(results: boolean[], rise: number, fall: number) {
   const wheel = new TimingWheel({ manual: true, tickMs: 10, now: () => t });
   const changes: HealthChange[] = [];
   let i = 0;
-  const hc = new HealthChecker(backends, { intervalMs: 1000, timeoutMs: 100, rise, fall }, {
+  const hc = new HealthChecker(backends, healthConfig({ intervalMs: 1000, timeoutMs: 100, rise, fall }), {
     wheel,
     prober: async () => ({ ok: results[Math.min(i++, results.length - 1)]!, error: "refused" }),
   });

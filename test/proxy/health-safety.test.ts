@@ -1,14 +1,19 @@
 // Nothing a client sends may change a backend's health: only an active check, or a socket that could not
 // be opened, marks a backend down. Each request below is odd but parseable; it is sent several times to a
 // node whose two backends are healthy and whose checks are slow (30 s, rise 2), so a backend marked down
-// by a request would stay down for the rest of the file. Regression tests are named after the bug.
+// by a request would stay down for the rest of the file. Passive outlier detection is on, as eager as it
+// gets (2 failures, any share of the pool): gateway errors and timeouts a client provokes must not eject
+// a backend whose check passes. Regression tests are named after the bug.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
 import { deadPort, FAST_GOSSIP, startNode, until } from "../helpers/node.ts";
 
 type TestNode = Awaited<ReturnType<typeof startNode>>;
 
-const SLOW_HEALTH = 'interval = "30s"\ntimeout = "1s"\nrise = 2\nfall = 3';
+const SLOW_HEALTH =
+  'interval = "30s"\ntimeout = "1s"\nrise = 2\nfall = 3\ntype = "http"\npath = "/healthz"\nmax_fails = 2\nfail_window = "30s"\nejection_time = "30s"\nmax_ejected_percent = 100';
+/** A client can make the backend take longer than this (/slow/1500): the node's own 504. */
+const PROXY = 'response_timeout = "1s"';
 const REPEAT = 3;
 
 let b1: BackendHandle;
@@ -24,14 +29,15 @@ beforeAll(async () => {
   b1 = startBackend({ name: "hs-a" });
   b2 = startBackend({ name: "hs-b" });
   b3 = startBackend({ name: "hs-c", hostname: "127.0.0.51" });
-  node = await startNode({ name: "hs-node", backends: [`127.0.0.1:${b1.port}`, `127.0.0.1:${b2.port}`], health: SLOW_HEALTH });
-  peer = await startNode({ name: "hs-peer", bind: "127.0.0.51", backends: [`127.0.0.51:${b3.port}`], health: SLOW_HEALTH, cluster: FAST_GOSSIP });
+  node = await startNode({ name: "hs-node", backends: [`127.0.0.1:${b1.port}`, `127.0.0.1:${b2.port}`], health: SLOW_HEALTH, proxy: PROXY });
+  peer = await startNode({ name: "hs-peer", bind: "127.0.0.51", backends: [`127.0.0.51:${b3.port}`], health: SLOW_HEALTH, proxy: PROXY, cluster: FAST_GOSSIP });
   entry = await startNode({
     name: "hs-entry",
     bind: "127.0.0.50",
     // Its one backend is dead from the start (a node needs one): every request is forwarded to the peer.
     backends: [`127.0.0.50:${deadPort()}`],
     health: SLOW_HEALTH,
+    proxy: PROXY,
     cluster: `peers = ["127.0.0.51:${peer.cluster!.port}"]\n${FAST_GOSSIP}`,
   });
   await until(() => (entry.router.pool("default")?.weightOf("hs-peer") ?? 0) > 0, 10_000);
@@ -44,15 +50,18 @@ afterAll(async () => {
 
 /** Every backend of `n` is up, per /status (what operators and the CLI read). */
 async function allUp(n: TestNode): Promise<void> {
-  const s = (await (await fetch(`${n.adminUrl}/status`)).json()) as { backends: { address: string; status: string; last_error: string | null }[] };
-  for (const b of s.backends) expect({ address: b.address, status: b.status, last_error: b.last_error }).toEqual({ address: b.address, status: "up", last_error: null });
+  type S = { backends: { address: string; status: string; last_error: string | null; ejected: boolean }[] };
+  const s = (await (await fetch(`${n.adminUrl}/status`)).json()) as S;
+  for (const b of s.backends) {
+    expect({ address: b.address, status: b.status, last_error: b.last_error, ejected: b.ejected }).toEqual({ address: b.address, status: "up", last_error: null, ejected: false });
+  }
 }
 
-/** Health transitions counted by /metrics since start. */
+/** Health transitions and passive ejections counted by /metrics since start. */
 async function transitions(n: TestNode): Promise<number> {
   const text = await (await fetch(`${n.adminUrl}/metrics`)).text();
   let sum = 0;
-  for (const m of text.matchAll(/^clusterclub_health_transitions_total\{[^}]*\} (\d+)$/gm)) sum += Number(m[1]);
+  for (const m of text.matchAll(/^clusterclub_(?:health_transitions|backend_ejections)_total\{[^}]*\} (\d+)$/gm)) sum += Number(m[1]);
   return sum;
 }
 
@@ -195,6 +204,17 @@ const CORPUS: Probe[] = [
   {
     name: "a client leaving before the response headers",
     send: (n) => raw(n, `GET /slow/300 HTTP/1.1\r\n${H}\r\n`, { cut: 0 }),
+  },
+  // Passive outlier evidence a client alone can produce: the confirming check passes, nothing is ejected.
+  ...[502, 503, 504].map((code) => ({
+    name: `the application answers ${code} to the path the client chose`,
+    send: (n: TestNode) => raw(n, `GET /status/${code} HTTP/1.1\r\n${H}\r\n`),
+    expect: code,
+  })),
+  {
+    name: "a request the backend takes longer than response_timeout to answer (the node's 504)",
+    send: (n) => raw(n, `GET /slow/1500 HTTP/1.1\r\n${H}\r\n`),
+    expect: 504,
   },
 ];
 

@@ -310,7 +310,7 @@ describe("failover and health", () => {
     const node = await startNode({
       backends: ["placeholder.invalid:80", `127.0.0.1:${a.port}`],
       configure: (c) => {
-        c.backends[0] = { address: `${UNRESOLVABLE_HOST}:80`, host: UNRESOLVABLE_HOST, port: 80 };
+        c.backends[0] = { address: `${UNRESOLVABLE_HOST}:80`, host: UNRESOLVABLE_HOST, port: 80, weight: 1 };
       },
     });
     try {

@@ -11,7 +11,23 @@ function member(name: string, address: string, state: Member["state"], healthy: 
 
 const backend = (address: string, status: BackendHealth["status"]): BackendHealth => {
   const [host, port] = address.split(":");
-  return { pool: "default", address, host: host!, port: Number(port), status, lastCheck: null, lastError: null, failures: 0, passes: 0, fails: 0 };
+  return {
+    pool: "default",
+    address,
+    host: host!,
+    port: Number(port),
+    weight: 1,
+    status,
+    lastCheck: null,
+    lastError: null,
+    lastStatus: null,
+    failures: 0,
+    passes: 0,
+    fails: 0,
+    ejectedUntil: null,
+    ejections: 0,
+    recentFailures: 0,
+  };
 };
 
 describe("snapshot builder", () => {

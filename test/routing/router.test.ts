@@ -10,7 +10,10 @@ const localBackends = (n: number, healthy: number) =>
     port: 1000 + i,
     origin: `http://127.0.0.1:${1000 + i}`,
     healthy: i < healthy,
+    weight: 1,
   }));
+
+const ROUND_ROBIN = { balance: "round_robin", hashKey: null, hashKeyText: null } as const;
 
 /** Self with `selfHealthy` healthy default-pool backends; peers with their default-pool weights. */
 function snap(selfHealthy: number, peers: [string, number][], more: PoolSnapshot[] = []): RoutingSnapshot {
@@ -18,7 +21,7 @@ function snap(selfHealthy: number, peers: [string, number][], more: PoolSnapshot
     version: 1,
     nodeName: "self",
     pools: [
-      { name: "default", backends: localBackends(Math.max(selfHealthy, 1), selfHealthy), peers: peers.map(([, weight], peer) => ({ peer, weight })).filter((p) => p.weight > 0) },
+      { name: "default", backends: localBackends(Math.max(selfHealthy, 1), selfHealthy), peers: peers.map(([, weight], peer) => ({ peer, weight })).filter((p) => p.weight > 0), ...ROUND_ROBIN },
       ...more,
     ],
     routes: [],
@@ -78,7 +81,7 @@ describe("router", () => {
 
   test("each pool balances by its own weights: a node serving only one pool gets only that pool's requests", () => {
     // self: 1 default backend; b: default 1; c: api 3; self: api 1.
-    const r = new Router(snap(1, [["b", 1], ["c", 0]], [{ name: "api", backends: localBackends(1, 1), peers: [{ peer: 1, weight: 3 }] }]));
+    const r = new Router(snap(1, [["b", 1], ["c", 0]], [{ name: "api", backends: localBackends(1, 1), peers: [{ peer: 1, weight: 3 }], ...ROUND_ROBIN }]));
     const api = Array.from({ length: 8 }, () => nameOf(r.pool("api")!.pickNode()));
     expect(api.filter((n) => n === "c").length).toBe(6);
     expect(api.filter((n) => n === "self").length).toBe(2);

@@ -133,7 +133,12 @@ pool = "web"
     expect(issues(`[[pools]]\nname = "${"x".repeat(33)}"\n`)).toEqual([expect.stringMatching(/^pools\[0\]\.name: .*longer than 32/)]);
     expect(issues(`[[backends]]\naddress = "127.0.0.1:1"\n[[pools]]\nname = "default"\n`)).toEqual([expect.stringMatching(/^pools\[0\]\.name: pool "default" is already defined by \[\[backends\]\]/)]);
     expect(issues(`[[pools]]\nname = "a"\n[[pools.backends]]\naddress = "nope"\n`)).toEqual([expect.stringMatching(/^pools\[0\]\.backends\[0\]\.address: /)]);
-    expect(issues(`[[pools]]\nname = "a"\nbalance = "x"\n`)).toEqual([expect.stringMatching(/^pools\[0\]\.balance: unknown key/)]);
+    expect(issues(`[[pools]]\nname = "a"\nbalance = "x"\n`)).toEqual([expect.stringMatching(/^pools\[0\]\.balance: expected one of "round_robin"/)]);
+    expect(issues(`[[pools]]\nname = "a"\nweight = 1\n`)).toEqual([expect.stringMatching(/^pools\[0\]\.weight: unknown key/)]);
+    expect(issues(`[[pools]]\nname = "a"\nhash_key = "uri"\n`)).toEqual([expect.stringMatching(/^pools\[0\]\.hash_key: "uri" is not a hash key/)]);
+    expect(issues(`[[pools]]\nname = "a"\n[pools.health]\nmax_fails = 3\n`)).toEqual([expect.stringMatching(/^pools\[0\]\.health\.max_fails: unknown key/)]);
+    expect(issues(`[[pools]]\nname = "a"\n[pools.passive]\nexpect = "200"\n`)).toEqual([expect.stringMatching(/^pools\[0\]\.passive\.expect: unknown key/)]);
+    expect(issues(`[[pools]]\nname = "a"\n[pools.health]\nexpect = "2xx"\n`)).toEqual([expect.stringMatching(/^pools\[0\]\.health\.expect: /)]);
     expect(issues("")).toEqual([expect.stringMatching(/^backends: no backends/)]);
   });
 

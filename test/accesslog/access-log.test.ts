@@ -1,0 +1,145 @@
+// The access log: its line formats, its writer (buffered, O_APPEND, reopen), a node writing it, and a
+// node process with two workers reopening its file on SIGUSR1 (logrotate's move-then-signal).
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type AccessRecord, combinedLine, jsonLine } from "../../src/accesslog/format.ts";
+import { AccessLogWriter } from "../../src/accesslog/writer.ts";
+import { startBackend } from "../fixtures/backend.ts";
+import { freePort, startNode, until } from "../helpers/node.ts";
+
+const MAIN = join(import.meta.dir, "../../src/main.ts");
+const FIELDS = ["time", "client_ip", "method", "path", "protocol", "status", "bytes_in", "bytes_out", "duration_ms", "pool", "node", "backend", "attempts", "request_id"];
+
+const tmp = () => mkdtempSync(join(tmpdir(), "cc-access-"));
+const lines = (path: string) => readFileSync(path, "utf8").split("\n").filter((l) => l !== "");
+
+const rec: AccessRecord = {
+  clientIp: "198.18.0.7",
+  method: "GET",
+  path: '/a b"c\\d?x=1',
+  protocol: "HTTP/1.1",
+  status: 200,
+  bytesIn: 0,
+  bytesOut: 15,
+  durationMs: 1.23456,
+  pool: "default",
+  node: "n1",
+  backend: "127.0.0.1:3001",
+  attempts: 1,
+  requestId: "ab12-3",
+  referer: null,
+  userAgent: 'curl/8 "x"',
+};
+
+describe("line formats", () => {
+  test("json: one object per line with every field, client strings escaped", () => {
+    const o = JSON.parse(jsonLine(rec, Date.UTC(2026, 0, 2, 3, 4, 5, 6))) as Record<string, unknown>;
+    expect(Object.keys(o)).toEqual(FIELDS);
+    expect(o).toMatchObject({ time: "2026-01-02T03:04:05.006Z", path: rec.path, status: 200, bytes_in: 0, bytes_out: 15, duration_ms: 1.235, attempts: 1 });
+    expect(JSON.parse(jsonLine({ ...rec, bytesIn: -1, bytesOut: -1 }, 0))).toMatchObject({ bytes_in: null, bytes_out: null });
+  });
+
+  test("combined: nginx's fields first, ours appended as key=value; quotes and backslashes escaped", () => {
+    const l = combinedLine({ ...rec, backend: "" }, Date.UTC(2026, 10, 30, 12, 0, 1));
+    expect(l).toBe(
+      '198.18.0.7 - - [30/Nov/2026:12:00:01 +0000] "GET /a b\\x22c\\x5cd?x=1 HTTP/1.1" 200 15 "-" "curl/8 \\x22x\\x22" rt=0.001 in=0 pool=default node=n1 backend=- attempts=1 id=ab12-3\n',
+    );
+  });
+});
+
+describe("writer", () => {
+  test("buffers lines, writes them shortly after, and after reopen writes to the new file at the same path", async () => {
+    const dir = tmp();
+    const path = join(dir, "access.log");
+    writeFileSync(path, "existing\n");
+    const w = new AccessLogWriter({ path });
+    for (let i = 0; i < 1000; i++) w.write(`line ${i}\n`);
+    await until(() => lines(path).length === 1001, 2000);
+    renameSync(path, `${path}.1`);
+    w.write("after move, before reopen\n");
+    await Bun.sleep(150);
+    w.reopen();
+    w.write("after reopen\n");
+    w.close();
+    expect(lines(`${path}.1`).at(-1)).toBe("after move, before reopen");
+    expect(lines(path)).toEqual(["after reopen"]);
+    expect(w.dropped).toBe(0);
+  });
+});
+
+describe("a node with the access log on", () => {
+  test("json lines for proxied, failed and refused requests hold every field", async () => {
+    const dir = tmp();
+    const path = join(dir, "access.log");
+    const a = startBackend({ name: "a" });
+    const node = await startNode({ name: "logger", backends: [`127.0.0.1:${a.port}`], configure: (c) => (c.log = { access: path, accessFormat: "json" }) });
+    try {
+      await (await fetch(`${node.url}/small?q=1`, { headers: { "user-agent": "t" } })).text();
+      await (await fetch(`${node.url}/echo`, { method: "POST", body: "hello" })).text();
+      await (await fetch(`${node.url}/status/503`)).text();
+      // Refused at admission (a Content-Length the upstream client could not write), before any backend is chosen.
+      let answer = "";
+      const sock = await Bun.connect({ hostname: "127.0.0.1", port: node.proxy.port, socket: { data: (_s, d) => void (answer += Buffer.from(d).toString("latin1")) } });
+      sock.write("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1234567890123456\r\n\r\nabc");
+      await until(() => answer.includes("\r\n\r\n"), 2000);
+      sock.terminate();
+      const refusedStatus = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]);
+      expect(refusedStatus).toBe(400);
+      await until(() => (Bun.file(path).size > 0 ? lines(path).length >= 4 : false), 2000);
+      const got = lines(path).map((l) => JSON.parse(l) as Record<string, unknown>);
+      for (const o of got) expect(Object.keys(o)).toEqual(FIELDS);
+      const backend = `127.0.0.1:${a.port}`;
+      expect(got[0]).toMatchObject({ client_ip: "127.0.0.1", method: "GET", path: "/small?q=1", protocol: "HTTP/1.1", status: 200, bytes_in: 0, pool: "default", node: "logger", backend, attempts: 1 });
+      expect(got[1]).toMatchObject({ method: "POST", path: "/echo", status: 200, bytes_in: 5, backend });
+      expect(got[2]).toMatchObject({ path: "/status/503", status: 503, backend });
+      expect(got[3]).toMatchObject({ method: "POST", path: "/echo", status: refusedStatus, node: "", backend: "", attempts: 0 });
+      for (const o of got) {
+        expect(typeof o.duration_ms).toBe("number");
+        expect(o.request_id).toMatch(/^[0-9a-z]+-[0-9a-z]+$/);
+        expect(Date.parse(String(o.time))).toBeGreaterThan(0);
+      }
+    } finally {
+      await node.stop(0);
+      await a.stop();
+    }
+  });
+
+  test("workers = 2 write one file between them (whole lines) and reopen it on SIGUSR1", async () => {
+    const dir = tmp();
+    const path = join(dir, "access.log");
+    const a = startBackend({ name: "a" });
+    const proxyPort = freePort();
+    const adminPort = freePort();
+    const cfg = join(dir, "c.toml");
+    writeFileSync(
+      cfg,
+      `[cluster]\nlisten_port = 0\nbind_address = "127.0.0.1"\n[proxy]\nlisten_port = ${proxyPort}\nbind_address = "127.0.0.1"\nworkers = 2\n` +
+        `[admin]\nlisten_port = ${adminPort}\n[health]\ninterval = "30s"\n[log]\naccess = "${path}"\naccess_format = "combined"\n[[backends]]\naddress = "127.0.0.1:${a.port}"\n`,
+    );
+    const proc = Bun.spawn(["bun", MAIN, cfg, "--log-level", "warn"], { stdout: "ignore", stderr: "inherit" });
+    const url = `http://127.0.0.1:${proxyPort}`;
+    // Fresh connections, so both workers take some.
+    const burst = (tag: string) => Promise.all(Array.from({ length: 40 }, (_, i) => fetch(`${url}/${tag}/${i}`, { keepalive: false }).then((r) => r.text())));
+    try {
+      await until(async () => (await fetch(`http://127.0.0.1:${adminPort}/health`).catch(() => null))?.ok === true, 15_000);
+      await burst("before");
+      await until(() => Bun.file(path).size > 0 && lines(path).length === 40, 3000);
+      renameSync(path, `${path}.1`);
+      proc.kill("SIGUSR1");
+      await Bun.sleep(300);
+      await burst("after");
+      await until(() => Bun.file(path).size > 0 && lines(path).length === 40, 3000);
+      const combined = /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/(before|after)\/\d+ HTTP\/1\.1" 200 \d+ "-" "[^"]*" rt=\d+\.\d{3} in=0 pool=default node=\S+ backend=127\.0\.0\.1:\d+ attempts=1 id=\S+$/;
+      for (const l of lines(`${path}.1`)) expect(l).toMatch(combined);
+      for (const l of lines(path)) expect(l).toMatch(combined);
+      expect(lines(`${path}.1`).every((l) => l.includes("/before/"))).toBe(true);
+      expect(lines(path).every((l) => l.includes("/after/"))).toBe(true);
+    } finally {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      await a.stop();
+    }
+  }, 30_000);
+});

@@ -1,0 +1,118 @@
+// Each balancing policy against real backends on loopback, through a real node.
+import { afterEach, describe, expect, test } from "bun:test";
+import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
+import { startNode, type TestNode } from "../helpers/node.ts";
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
+});
+
+async function setup(backends: BackendHandle[], proxy: string, weights?: number[]): Promise<TestNode> {
+  const node = await startNode({
+    backends: backends.map((b) => `127.0.0.1:${b.port}`),
+    proxy,
+    configure: (c) => {
+      if (weights) c.backends.forEach((b, i) => (b.weight = weights[i]!));
+    },
+  });
+  cleanup.push(async () => {
+    await node.stop(0);
+    for (const b of backends) await b.stop();
+  });
+  return node;
+}
+
+/** Which backend answered, by its x-backend header. */
+async function who(url: string, init?: RequestInit): Promise<string> {
+  const r = await fetch(url, init);
+  await r.arrayBuffer();
+  expect(r.status).toBe(200);
+  return r.headers.get("x-backend") ?? "?";
+}
+
+/** `clients` loops sending GET / for `ms`; the backend names that answered, tallied. */
+async function load(url: string, clients: number, ms: number): Promise<Record<string, number>> {
+  const tally: Record<string, number> = {};
+  const end = performance.now() + ms;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < end) {
+        const name = await who(`${url}/`);
+        tally[name] = (tally[name] ?? 0) + 1;
+      }
+    }),
+  );
+  return tally;
+}
+
+const share = (t: Record<string, number>, name: string) => (t[name] ?? 0) / Object.values(t).reduce((a, b) => a + b, 0);
+
+describe("balancing policies", () => {
+  test("round_robin honours weights: 1:3 gives 25%/75% (±2%)", async () => {
+    const a = startBackend({ name: "a" });
+    const b = startBackend({ name: "b" });
+    const node = await setup([a, b], "", [1, 3]);
+    const t: Record<string, number> = {};
+    for (let i = 0; i < 200; i++) {
+      const n = await who(`${node.url}/`);
+      t[n] = (t[n] ?? 0) + 1;
+    }
+    expect(Math.abs(share(t, "a") - 0.25)).toBeLessThanOrEqual(0.02);
+  });
+
+  test("least_conn: a backend holding long requests gets few new ones (< 10%; round-robin would give 50%)", async () => {
+    const slow = startBackend({ name: "slow", delayMs: 400 });
+    const fast = startBackend({ name: "fast" });
+    const node = await setup([slow, fast], 'balance = "least_conn"');
+    const t = await load(node.url, 4, 1500);
+    expect(share(t, "slow")).toBeLessThan(0.1);
+    expect(t.fast).toBeGreaterThan(50);
+  }, 10_000);
+
+  test("p2c_ewma: one backend 10x slower gets < 10% (round-robin would give 33%)", async () => {
+    const f1 = startBackend({ name: "f1", delayMs: 5 });
+    const f2 = startBackend({ name: "f2", delayMs: 5 });
+    const slow = startBackend({ name: "slow", delayMs: 50 });
+    const node = await setup([f1, slow, f2], 'balance = "p2c_ewma"');
+    const t = await load(node.url, 4, 1500);
+    expect(share(t, "slow")).toBeLessThan(0.1);
+    // The fast two share the rest evenly-ish.
+    expect(Math.abs(share(t, "f1") - share(t, "f2"))).toBeLessThan(0.2);
+  }, 10_000);
+
+  test("hash on a header: a user always lands on the same backend, users spread over both", async () => {
+    const a = startBackend({ name: "a" });
+    const b = startBackend({ name: "b" });
+    const node = await setup([a, b], 'balance = "hash"\nhash_key = "header:x-user"');
+    const seen = new Set<string>();
+    for (let u = 0; u < 20; u++) {
+      const names = new Set<string>();
+      for (let i = 0; i < 3; i++) names.add(await who(`${node.url}/`, { headers: { "x-user": `user-${u}` } }));
+      expect(names.size).toBe(1);
+      seen.add([...names][0]!);
+    }
+    expect(seen).toEqual(new Set(["a", "b"]));
+  });
+
+  test("weight 0 drains: requests in flight finish, new ones go elsewhere", async () => {
+    const a = startBackend({ name: "a" });
+    const b = startBackend({ name: "b" });
+    const node = await setup([a, b], "");
+    // One long request on each backend (round-robin), then b is set to weight 0 by a reload.
+    const long = [fetch(`${node.url}/slow/600`), fetch(`${node.url}/slow/600`)];
+    await Bun.sleep(100);
+    expect(b.hits.get("/slow/600")).toBe(1);
+    const drain = (list: typeof node.config.backends) => list.map((x) => (x.port === b.port ? { ...x, weight: 0 } : x));
+    const next = { ...node.config, backends: drain(node.config.backends), pools: node.config.pools.map((p) => ({ ...p, backends: drain(p.backends) })) };
+    await node.reload(next);
+    for (const r of await Promise.all(long)) {
+      expect(r.status).toBe(200);
+      expect(await r.text()).toStartWith("slow 600ms");
+    }
+    for (let i = 0; i < 10; i++) expect(await who(`${node.url}/`)).toBe("a");
+    const s = (await (await fetch(`${node.adminUrl}/status`)).json()) as { backends: { weight: number; status: string }[]; members: unknown[] };
+    expect(s.backends.map((x) => [x.weight, x.status])).toEqual([[1, "up"], [0, "up"]]);
+  });
+});
