@@ -1,7 +1,7 @@
 // Each balancing policy against real backends on loopback, through a real node.
 import { afterEach, describe, expect, test } from "bun:test";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
-import { startNode, type TestNode } from "../helpers/node.ts";
+import { startNode, type TestNode, until } from "../helpers/node.ts";
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -115,4 +115,80 @@ describe("balancing policies", () => {
     const s = (await (await fetch(`${node.adminUrl}/status`)).json()) as { backends: { weight: number; status: string }[]; members: unknown[] };
     expect(s.backends.map((x) => [x.weight, x.status])).toEqual([[1, "up"], [0, "up"]]);
   });
+});
+
+describe("per pool", () => {
+  test("each pool balances, checks and ejects by its own settings; the default pool by [proxy]/[health]", async () => {
+    const d1 = startBackend({ name: "d1" });
+    const d2 = startBackend({ name: "d2" });
+    const s1 = startBackend({ name: "s1" });
+    const s2 = startBackend({ name: "s2" });
+    const s3 = startBackend({ name: "s3" });
+    // s3's /healthz fails: the pool's http check keeps it out, while the default pool checks tcp only.
+    s3.healthz = 500;
+    d2.healthz = 500;
+    const node = await startNode({
+      backends: [`127.0.0.1:${d1.port}`, `127.0.0.1:${d2.port}`],
+      tables: `
+[[pools]]
+name = "sticky"
+balance = "hash"
+hash_key = "cookie:session"
+[pools.health]
+type = "http"
+path = "/healthz"
+interval = "30s"
+fall = 3
+[pools.passive]
+max_fails = 2
+ejection_time = "30s"
+max_ejected_percent = 100
+[[pools.backends]]
+address = "127.0.0.1:${s1.port}"
+weight = 3
+[[pools.backends]]
+address = "127.0.0.1:${s2.port}"
+[[pools.backends]]
+address = "127.0.0.1:${s3.port}"
+[[routes]]
+host = "sticky.example.com"
+pool = "sticky"`,
+    });
+    cleanup.push(async () => {
+      await node.stop(0);
+      for (const b of [d1, d2, s1, s2, s3]) await b.stop();
+    });
+    const sticky = (session: string) => who(`${node.url}/`, { headers: { host: "sticky.example.com", cookie: `session=${session}` } });
+    // Default pool: round-robin over both (tcp checks pass for d2 whatever its /healthz says).
+    const names = new Set<string>();
+    for (let i = 0; i < 4; i++) names.add(await who(`${node.url}/`));
+    expect(names).toEqual(new Set(["d1", "d2"]));
+    // Sticky: a session keeps its backend; s3 is down by the pool's http check; weights 3:1 over 200 sessions.
+    const t: Record<string, number> = {};
+    for (let i = 0; i < 200; i++) {
+      const n = await sticky(`s${i}`);
+      expect(await sticky(`s${i}`)).toBe(n);
+      t[n] = (t[n] ?? 0) + 1;
+    }
+    expect(t.s3).toBeUndefined();
+    expect(Math.abs(share(t, "s1") - 0.75)).toBeLessThan(0.1);
+    type S = { pools: { name: string; balance: string; hash_key: string | null; passive: { max_fails: number } }[]; backends: { pool: string; status: string }[] };
+    const s = (await (await fetch(`${node.adminUrl}/status`)).json()) as S;
+    expect(s.pools.map((p) => [p.name, p.balance, p.hash_key, p.passive.max_fails])).toEqual([
+      ["default", "round_robin", null, 0],
+      ["sticky", "hash", "cookie:session", 2],
+    ]);
+    expect(s.backends.map((b) => `${b.pool} ${b.status}`)).toEqual(["default up", "default up", "sticky up", "sticky up", "sticky down"]);
+    // The sticky pool's passive detection: s2 fails (its check too) and is ejected after 2 failures (its
+    // next regular check is 30 s away).
+    s2.failWith = 503;
+    s2.healthz = 503;
+    expect(t.s2).toBeGreaterThan(0);
+    const ejected = () => node.health.pool("sticky")[1]!.ejectedUntil !== null;
+    for (let i = 0; i < 200 && !ejected(); i++) await (await fetch(`${node.url}/`, { headers: { host: "sticky.example.com", cookie: `session=s${i}` } })).arrayBuffer();
+    await until(ejected, 3000);
+    expect(node.health.pool("sticky")[1]!.status).toBe("up");
+    // Its sessions now go to s1; the others never moved.
+    for (let i = 0; i < 40; i++) expect(await sticky(`s${i}`)).toBe("s1");
+  }, 15_000);
 });
