@@ -71,6 +71,27 @@ interface Entry {
   ejectTimer: Timeout | null;
 }
 
+/** A backend's state before its first check. */
+export function initialHealth(b: BackendConfig, pool: string): BackendHealth {
+  return {
+    pool,
+    address: b.address,
+    host: b.host,
+    port: b.port,
+    weight: b.weight,
+    status: "unknown",
+    lastCheck: null,
+    lastError: null,
+    lastStatus: null,
+    failures: 0,
+    passes: 0,
+    fails: 0,
+    ejectedUntil: null,
+    ejections: 0,
+    recentFailures: 0,
+  };
+}
+
 /** Whether a backend may get new requests as far as health goes (weight aside). */
 export function isServing(b: Readonly<BackendHealth>): boolean {
   return b.status === "up" && b.ejectedUntil === null;
@@ -105,23 +126,7 @@ export class HealthChecker {
 
   private newEntry(b: BackendConfig): Entry {
     const e: Entry = {
-      state: {
-        pool: this.pool,
-        address: b.address,
-        host: b.host,
-        port: b.port,
-        weight: b.weight,
-        status: "unknown",
-        lastCheck: null,
-        lastError: null,
-        lastStatus: null,
-        failures: 0,
-        passes: 0,
-        fails: 0,
-        ejectedUntil: null,
-        ejections: 0,
-        recentFailures: 0,
-      },
+      state: initialHealth(b, this.pool),
       timer: null,
       removed: false,
       window: new FailureWindow(),

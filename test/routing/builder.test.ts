@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Member } from "../../src/cluster/memberlist.ts";
 import { encodeNodeMeta, poolId } from "../../src/control/nodemeta.ts";
-import type { BackendHealth } from "../../src/health/checker.ts";
+import { type BackendHealth, initialHealth } from "../../src/health/checker.ts";
 import { buildSnapshot } from "../../src/routing/builder.ts";
 
 function member(name: string, address: string, state: Member["state"], healthy: number | Uint8Array, port = 8080, pools: [string, number][] = []): Member {
@@ -11,23 +11,7 @@ function member(name: string, address: string, state: Member["state"], healthy: 
 
 const backend = (address: string, status: BackendHealth["status"]): BackendHealth => {
   const [host, port] = address.split(":");
-  return {
-    pool: "default",
-    address,
-    host: host!,
-    port: Number(port),
-    weight: 1,
-    status,
-    lastCheck: null,
-    lastError: null,
-    lastStatus: null,
-    failures: 0,
-    passes: 0,
-    fails: 0,
-    ejectedUntil: null,
-    ejections: 0,
-    recentFailures: 0,
-  };
+  return { ...initialHealth({ address, host: host!, port: Number(port), weight: 1 }, "default"), status };
 };
 
 describe("snapshot builder", () => {
