@@ -66,6 +66,7 @@ td.empty:before{content:none}
 }
 `;
 
+// Indented for reading here, sent without the indentation (the page stays small).
 const SCRIPT = `
 "use strict";
 (() => {
@@ -86,7 +87,7 @@ const SCRIPT = `
     td.append(box);
     return td;
   };
-  const BACKEND = { up: ["ok", "\\u2713 up"], down: ["bad", "\\u2717 down"], unknown: ["unk", "? unknown"] };
+  const BACKEND = { up: ["ok", "\\u2713 up"], down: ["bad", "\\u2717 down"], unknown: ["unk", "? unknown"], ejected: ["bad", "\\u2717 ejected"] };
   const MEMBER = { alive: ["ok", "\\u2713 alive"], suspect: ["warn", "! suspect"], dead: ["bad", "\\u2717 dead"], left: ["unk", "\\u2013 left"] };
   const known = (map, v) => (Object.prototype.hasOwnProperty.call(map, v) ? v : null);
   const badge = (map, v) => {
@@ -141,20 +142,17 @@ const SCRIPT = `
   function backends(list, now) {
     const tb = $("backends");
     const up = list.filter((b) => b.status === "up" && !b.ejected).length;
-    const out = list.filter((b) => b.ejected).length;
-    $("bsum").textContent = up + " of " + list.length + " healthy" + (out ? ", " + out + " ejected" : "");
-    if (!list.length) return emptyRow(tb, 9, "no backends configured");
+    $("bsum").textContent = up + " of " + list.length + " healthy";
+    if (!list.length) return emptyRow(tb, 7, "no backends configured");
     tb.replaceChildren(...list.map((b) => {
       const tr = el("tr");
       tr.dataset.status = known(BACKEND, b.status) || "other";
       tr.append(
         cell("Pool", el("span", "mono", b.pool)),
         cell("Backend", el("span", "mono", b.address)),
-        cell("Health", badge(BACKEND, b.status)),
-        cell("Weight", b.weight === 0 ? el("span", "dim", "0 (drain)") : b.weight, "num"),
-        cell("Last check", ago(b.last_check, now), "num"),
-        cell("Last status", b.last_status == null ? el("span", "dim", "\\u2013") : b.last_status, "num"),
-        cell("Passive", b.ejected ? el("span", "err", "ejected until " + String(b.ejected_until).slice(11, 19)) : b.recent_failures ? b.recent_failures + " recent failures" : el("span", "dim", "\\u2013")),
+        cell("Health", badge(BACKEND, b.ejected ? "ejected" : b.status)),
+        cell("Weight", b.weight, "num"),
+        cell("Last check", ago(b.last_check, now) + (b.last_status ? " \\u00b7 " + b.last_status : ""), "num"),
         cell("Failures", b.failures, "num"),
         cell("Last error", b.last_error ? el("span", "err", b.last_error) : el("span", "dim", "\\u2013")),
       );
@@ -165,16 +163,15 @@ const SCRIPT = `
   function pools(list) {
     const tb = $("pools");
     $("psum").textContent = list.length ? plural(list.length, "pool") : "";
-    if (!list.length) return emptyRow(tb, 6, "no pools");
+    if (!list.length) return emptyRow(tb, 5, "no pools");
     tb.replaceChildren(...list.map((p) => {
       const tr = el("tr");
       const total = p.members.reduce((s, m) => s + m.healthy, 0);
       tr.dataset.status = total > 0 ? "up" : "down";
       tr.append(
         cell("Pool", el("span", "mono", p.name)),
-        cell("Balance", el("span", "mono", p.balance + (p.hash_key ? " (" + p.hash_key + ")" : ""))),
+        cell("Balance", p.balance + (p.hash_key ? " " + p.hash_key : "")),
         cell("Healthy here", p.healthy + " of " + p.backends, "num"),
-        cell("Passive", p.passive.max_fails === 0 ? el("span", "dim", "off") : p.ejected ? el("span", "err", p.ejected + " ejected") : "on, none ejected"),
         cell("Healthy in the cluster", total > 0 ? String(total) : badge(BACKEND, "down"), "num"),
         cell("By member", el("span", "mono", p.members.filter((m) => m.healthy > 0).map((m) => m.name + " " + m.healthy).join(" \\u00b7 ") || "\\u2013")),
       );
@@ -253,7 +250,7 @@ const SCRIPT = `
     if (es.readyState === EventSource.CLOSED) setConn("bad", "\\u2717 disconnected");
   }, 1000);
 })();
-`;
+`.replace(/^[ \t]+/gm, "");
 
 const BODY = `<header>
 <div><h1><span class="brand">ClusterClub \u00b7 </span><span id="node">\u2026</span></h1><div class="meta" id="meta">connecting to the node\u2026</div></div>
@@ -271,11 +268,11 @@ const BODY = `<header>
 </section>
 <section aria-labelledby="h-backends">
 <h2 id="h-backends">Backends of this node<small id="bsum"></small></h2>
-<div class="card"><table><thead><tr><th>Pool</th><th>Backend</th><th>Health</th><th>Weight</th><th>Last check</th><th>Last status</th><th>Passive</th><th>Failures</th><th>Last error</th></tr></thead><tbody id="backends"></tbody></table></div>
+<div class="card"><table><thead><tr><th>Pool</th><th>Backend</th><th>Health</th><th>Weight</th><th>Last check</th><th>Failures</th><th>Last error</th></tr></thead><tbody id="backends"></tbody></table></div>
 </section>
 <section aria-labelledby="h-pools">
 <h2 id="h-pools">Pools<small id="psum"></small></h2>
-<div class="card"><table><thead><tr><th>Pool</th><th>Balance</th><th>Healthy here</th><th>Passive</th><th>Healthy in the cluster</th><th>By member</th></tr></thead><tbody id="pools"></tbody></table></div>
+<div class="card"><table><thead><tr><th>Pool</th><th>Balance</th><th>Healthy here</th><th>Healthy in the cluster</th><th>By member</th></tr></thead><tbody id="pools"></tbody></table></div>
 </section>
 <section aria-labelledby="h-members">
 <h2 id="h-members">Cluster members<small id="msum"></small></h2>

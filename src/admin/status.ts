@@ -54,8 +54,8 @@ export interface PoolStatus {
   /** How this node picks among the pool's backends (and, for hash, on what). */
   balance: string;
   hash_key: string | null;
-  /** Passive outlier detection for the pool (max_fails 0 = off). */
-  passive: { max_fails: number; fail_window_ms: number; ejection_time_ms: number; max_ejected_percent: number };
+  /** Passive outlier detection for the pool (max_fails 0 = off); null for a pool this node only routes to. */
+  passive: { max_fails: number; fail_window_ms: number; ejection_time_ms: number; max_ejected_percent: number } | null;
   /** Healthy backend weight each member publishes for the pool (this node included); the sum is what the cluster has. */
   members: { name: string; healthy: number }[];
 }
@@ -162,21 +162,21 @@ function poolsStatus(s: StatusSources): PoolStatus[] {
   return s.router.snapshot.pools.map((p) => {
     const hc = s.health.config(p.name);
     return {
-    name: p.name,
-    backends: p.backends.length,
-    healthy: s.health.healthyCount(p.name),
-    ejected: s.health.pool(p.name).filter((b) => b.ejectedUntil !== null).length,
-    balance: p.balance,
-    hash_key: p.hashKeyText,
-    passive: { max_fails: hc.maxFails, fail_window_ms: hc.failWindowMs, ejection_time_ms: hc.ejectionTimeMs, max_ejected_percent: hc.maxEjectedPercent },
-    members:
-      members.length === 0
-        ? [{ name: s.node, healthy: s.health.healthyWeight(p.name) }]
-        : members.map((m) => {
-            if (m.name === s.node) return { name: m.name, healthy: s.health.healthyWeight(p.name) };
-            const meta = decodeNodeMeta(m.meta);
-            return { name: m.name, healthy: meta.ok && m.state === "alive" ? peerCount(meta.meta, p.name) : 0 };
-          }),
+      name: p.name,
+      backends: p.backends.length,
+      healthy: s.health.healthyCount(p.name),
+      ejected: s.health.pool(p.name).filter((b) => b.ejectedUntil !== null).length,
+      balance: p.balance,
+      hash_key: p.hashKeyText,
+      passive: hc === undefined ? null : { max_fails: hc.maxFails, fail_window_ms: hc.failWindowMs, ejection_time_ms: hc.ejectionTimeMs, max_ejected_percent: hc.maxEjectedPercent },
+      members:
+        members.length === 0
+          ? [{ name: s.node, healthy: s.health.healthyWeight(p.name) }]
+          : members.map((m) => {
+              if (m.name === s.node) return { name: m.name, healthy: s.health.healthyWeight(p.name) };
+              const meta = decodeNodeMeta(m.meta);
+              return { name: m.name, healthy: meta.ok && m.state === "alive" ? peerCount(meta.meta, p.name) : 0 };
+            }),
     };
   });
 }

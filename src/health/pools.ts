@@ -109,11 +109,9 @@ export class PoolHealth {
     return this.checkers.get(pool)?.healthyWeight ?? 0;
   }
 
-  /** A pool's check and passive settings (a pool only named by routes has [health]'s defaults' stand-in: the first pool's). */
-  config(pool: string): HealthConfig {
-    const c = this.configs.get(pool) ?? this.configs.values().next().value;
-    if (c === undefined) throw new Error("PoolHealth.config: no pools");
-    return c;
+  /** A pool's check and passive settings; undefined for a pool only routes name (nothing to check here). */
+  config(pool: string): HealthConfig | undefined {
+    return this.configs.get(pool);
   }
 
   /** Healthy backends over all pools. */
