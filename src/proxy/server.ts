@@ -71,8 +71,7 @@ const FETCH_MAX_IN_FLIGHT = 60;
 const WATCH_UPLOADS_FROM = 64 * 1024;
 
 /** A response that may take longer than the idle timeout to drain: unknown or large length. */
-function isLarge(h: Headers): boolean {
-  const cl = h.get("content-length");
+function isLarge(cl: string | null): boolean {
   return cl === null || Number(cl) >= WATCH_RESPONSES_FROM;
 }
 
@@ -440,10 +439,12 @@ export class ProxyServer implements DataPlane {
   private answer(ctx: ProxyContext, r: Response): Response {
     ctx.upload?.answered();
     // Upstreams answer with end-to-end fields only; what a peer node signalled was for this node alone.
-    stripNodeSignals(r.headers);
-    if (this.altSvc !== null) r.headers.set("alt-svc", this.altSvc);
-    if (this.access !== null) logAnswer(this.access, ctx, r, this.d.nodeName, r.headers.get("content-length"), null);
-    if (r.body !== null && isLarge(r.headers)) {
+    const headers = r.headers;
+    stripNodeSignals(headers);
+    if (this.altSvc !== null) headers.set("alt-svc", this.altSvc);
+    const cl = headers.get("content-length");
+    if (this.access !== null) logAnswer(this.access, ctx, r, this.d.nodeName, cl, null);
+    if (r.body !== null && isLarge(cl)) {
       // Bun sends a JS stream chunked whatever Content-Length says: drop it rather than contradict it.
       r.headers.delete("content-length");
       const body = watchDownload(r.body, ctx.server, ctx.req, this.d.cfg.idleTimeoutMs, this.d.wheel);
