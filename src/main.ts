@@ -37,6 +37,7 @@ const NODE_HELP: Help = {
     ["--check config.toml", "validate, print the resolved config, exit 0 or 2"],
     ["--log-level debug config.toml", "more detail (never per request at info)"],
     ["--watch config.toml", "reload when the file changes (kill -HUP always reloads)"],
+    ["config.toml  # then kill -USR1 <pid>", "reopen the access log file ([log] access) after logrotate moved it"],
   ],
 };
 
