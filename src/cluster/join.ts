@@ -28,6 +28,8 @@ export interface JoinerOptions {
   alone: () => boolean;
   wheel: TimingWheel;
   logger: Logger;
+  /** Retry jitter source (default Math.random). */
+  random?: () => number;
   /** Backoff cap between join attempts while alone. */
   retryMaxMs: number;
   /** First retry delay (doubles up to retryMaxMs). */
@@ -138,6 +140,6 @@ export class Joiner {
     const delay = this.backoff;
     this.backoff = Math.min(this.backoff * 2, this.opts.retryMaxMs);
     // jitter so restarted nodes do not retry in lockstep
-    this.schedule(delay * (0.75 + Math.random() * 0.5));
+    this.schedule(delay * (0.75 + (this.opts.random ?? Math.random)() * 0.5));
   }
 }

@@ -71,8 +71,18 @@ export interface MemberlistOptions extends MemberlistTimings {
   /** Membership changes for the application. */
   events?: Partial<EventDelegate>;
   logger?: Logger;
-  /** Timer wheel to use (default: the process-wide one). */
+  /** Timer wheel to use (default: the process-wide one). Give it the same clock as `clock`. */
   wheel?: TimingWheel;
+  /** Monotonic clock in ms for every timestamp the engine takes (default performance.now). */
+  clock?: () => number;
+  /** Uniform [0, 1) source for every random choice the engine makes (default Math.random); seed it to replay. */
+  random?: () => number;
+  /**
+   * Lifeguard (Dadgar et al. 2018), default true: local health awareness stretches our probes when we
+   * look unhealthy, and suspicion timeouts start long and shrink as peers confirm. false: plain SWIM
+   * (fixed suspicion timeout of the minimum, no awareness), to measure what Lifeguard buys.
+   */
+  lifeguard?: boolean;
 }
 
 /** Options with every timing optional (LAN defaults fill the gaps). */
@@ -114,7 +124,7 @@ export class MemberlistError extends Error {
   }
 }
 
-/** Monotonic clock used for all internal timing (the wheel's default clock). */
+/** Default monotonic clock for all internal timing (the wheel's default clock). */
 const monotonic = () => performance.now();
 
 function toMember(n: NodeState): Member {
@@ -164,6 +174,8 @@ export class Memberlist {
   private readonly events: Partial<EventDelegate>;
   private readonly timers = new Set<Timeout>();
   private readonly failed: FailedMembers;
+  private readonly now: () => number;
+  private readonly random: () => number;
   private reconnecting = false;
   private running = true;
   private leaving: Promise<void> | null = null;
@@ -206,8 +218,12 @@ export class Memberlist {
     const addr = ipToBytes(advertise);
     if (!addr) throw new AddressError("advertise address must be an IP address", advertise);
     this.selfAddr = addr;
-    this.awareness = new Awareness(opts.awarenessMaxMultiplier);
-    this.failed = new FailedMembers(opts.reconnectTimeoutMs, monotonic);
+    this.now = opts.clock ?? monotonic;
+    this.random = opts.random ?? Math.random;
+    const lifeguard = opts.lifeguard ?? true;
+    // without Lifeguard the score is pinned at 0: probes are never stretched
+    this.awareness = new Awareness(lifeguard ? opts.awarenessMaxMultiplier : 1);
+    this.failed = new FailedMembers(opts.reconnectTimeoutMs, this.now, this.random);
     this.queue = new TransmitLimitedQueue(() => this.table.numNodes, opts.retransmitMult);
     const broadcast = (name: string, msg: Message, onDone?: () => void) => {
       let message: Uint8Array;
@@ -226,7 +242,9 @@ export class Memberlist {
       suspicionMult: opts.suspicionMult,
       suspicionMaxTimeoutMult: opts.suspicionMaxTimeoutMult,
       wheel: this.wheel,
-      now: monotonic,
+      now: this.now,
+      random: this.random,
+      lifeguard,
       awareness: this.awareness,
       counters: this.counters,
       logger: this.log.child("state"),
@@ -267,6 +285,8 @@ export class Memberlist {
       net: this.net,
       awareness: this.awareness,
       wheel: this.wheel,
+      now: this.now,
+      random: this.random,
       counters: this.counters,
       logger: this.log.child("probe"),
       tcpPing: (to, ping, timeoutMs) => this.streams.tcpPing(to, ping, timeoutMs),
@@ -278,6 +298,7 @@ export class Memberlist {
       pushPull: (to, join) => this.streams.pushPullNode(to, join),
       alone: () => !this.table.all().some((n) => n.name !== this.localName && (n.state === "alive" || n.state === "suspect")),
       wheel: this.wheel,
+      random: this.random,
       logger: this.log.child("join"),
       retryMaxMs: opts.joinRetryMaxMs,
       retryMinMs: Math.min(Math.max(opts.probeIntervalMs, 100), opts.joinRetryMaxMs),
@@ -302,14 +323,14 @@ export class Memberlist {
   private every(stagger: number, period: () => number, fn: () => unknown): void {
     const run = async () => {
       if (!this.running) return;
-      const started = monotonic();
+      const started = this.now();
       try {
         await fn();
       } catch (err) {
         this.log.error("periodic task failed", { err });
       }
       if (!this.running) return;
-      arm(Math.max(0, started + period() - monotonic()));
+      arm(Math.max(0, started + period() - this.now()));
     };
     const arm = (ms: number) => {
       const t = this.wheel.schedule(ms, () => {
@@ -318,7 +339,7 @@ export class Memberlist {
       });
       this.timers.add(t);
     };
-    arm(Math.random() * stagger);
+    arm(this.random() * stagger);
   }
 
   // ---------------------------------------------------------------- public API
@@ -570,13 +591,13 @@ export class Memberlist {
 
   /** Gossip round: queued broadcasts to up to gossipNodes random live (or recently dead) nodes. */
   private gossip(): void {
-    const now = monotonic();
+    const now = this.now();
     const targets = kRandomNodes(this.opts.gossipNodes, this.table.all(), (n) => {
       if (n.name === this.localName) return true;
       if (n.state === "alive" || n.state === "suspect") return false;
       if (n.state === "dead") return now - n.stateChangedAt > this.opts.gossipToTheDeadMs;
       return true;
-    });
+    }, this.random);
     for (const n of targets) {
       const to: Endpoint = { address: n.address, port: n.port };
       if (!this.net.gossipTo(to)) return;
@@ -609,7 +630,7 @@ export class Memberlist {
 
   private async periodicPushPull(): Promise<void> {
     this.reconnect();
-    const [peer] = kRandomNodes(1, this.table.all(), (n) => n.name === this.localName || n.state !== "alive");
+    const [peer] = kRandomNodes(1, this.table.all(), (n) => n.name === this.localName || n.state !== "alive", this.random);
     if (!peer) return;
     try {
       await this.streams.pushPullNode({ address: peer.address, port: peer.port }, false);

@@ -28,6 +28,10 @@ export interface ProberOptions {
   net: PacketNet;
   awareness: Awareness;
   wheel: TimingWheel;
+  /** Monotonic clock (ms), the wheel's. */
+  now: () => number;
+  /** Picks the indirect probers (default Math.random). */
+  random?: () => number;
   counters: GossipCounters;
   logger: Logger;
   /** TCP ping fallback: resolves true if the node acked over a stream before the deadline. */
@@ -130,7 +134,7 @@ export class Prober {
       interval,
     );
 
-    const start = performance.now();
+    const start = this.opts.now();
     if (node.state === "alive") net.sendMsg(target, { type: "ping", body: ping });
     else net.sendMsgs(target, [{ type: "ping", body: ping }, { type: "suspect", body: { incarnation, node: node.name, from: this.opts.localName } }]);
 
@@ -142,7 +146,7 @@ export class Prober {
     }
 
     // indirect probes through k random alive peers, and a TCP ping in parallel
-    const peers = kRandomNodes(config.indirectChecks, this.opts.table.all(), (n) => n.name === this.opts.localName || n.name === node.name || n.state !== "alive");
+    const peers = kRandomNodes(config.indirectChecks, this.opts.table.all(), (n) => n.name === this.opts.localName || n.name === node.name || n.state !== "alive", this.opts.random);
     let expectedNacks = 0;
     for (const peer of peers) {
       const nack = peer.vsn[1] >= 4;
@@ -159,7 +163,7 @@ export class Prober {
       };
       net.sendMsg({ address: peer.address, port: peer.port }, { type: "indirectPing", body: ind });
     }
-    const remaining = () => Math.max(0, start + interval - performance.now());
+    const remaining = () => Math.max(0, start + interval - this.opts.now());
     const tcp = pMax >= 3 ? this.opts.tcpPing(target, ping, remaining()).catch(() => false) : Promise.resolve(false);
     let tcpAcked = false;
     void tcp.then((ok) => {

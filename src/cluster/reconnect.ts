@@ -21,6 +21,7 @@ export class FailedMembers {
     /** Forget a failed member after this long (0: never remember any). */
     private readonly timeoutMs: number,
     private readonly now: () => number,
+    private readonly random: () => number = Math.random,
   ) {}
 
   get size(): number {
@@ -43,7 +44,7 @@ export class FailedMembers {
     const now = this.now();
     for (const [name, m] of this.byName) if (now - m.since > this.timeoutMs) this.byName.delete(name);
     if (this.byName.size === 0) return undefined;
-    let i = Math.floor(Math.random() * this.byName.size);
+    let i = Math.floor(this.random() * this.byName.size);
     for (const m of this.byName.values()) if (i-- === 0) return m;
     return undefined;
   }

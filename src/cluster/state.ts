@@ -46,6 +46,13 @@ export interface StateTableOptions {
   /** Clock for stateChangedAt and elapsed times; the wheel's clock in tests. */
   now: () => number;
   awareness: Awareness;
+  /** Default Math.random. */
+  random?: Random;
+  /**
+   * Lifeguard's dynamic suspicion (default true): timeouts start long and shrink as peers confirm.
+   * Off: a fixed timeout of the minimum and no confirmations, as SWIM before Lifeguard.
+   */
+  lifeguard?: boolean;
   broadcaster: StateBroadcaster;
   counters: GossipCounters;
   logger: Logger;
@@ -93,10 +100,13 @@ export class IncompatibleVersionError extends Error {
   }
 }
 
+/** Source of uniform numbers in [0, 1): Math.random unless a seeded generator is injected. */
+export type Random = () => number;
+
 /** Fisher–Yates in place. */
-function shuffle<T>(xs: T[]): void {
+function shuffle<T>(xs: T[], random: Random): void {
   for (let i = xs.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
+    const j = Math.floor(random() * (i + 1));
     const t = xs[i];
     xs[i] = xs[j];
     xs[j] = t;
@@ -104,11 +114,11 @@ function shuffle<T>(xs: T[]): void {
 }
 
 /** Up to k distinct random entries not excluded by `skip` (tries 3·n times, like memberlist). */
-export function kRandomNodes(k: number, nodes: readonly NodeState[], skip: (n: NodeState) => boolean): NodeState[] {
+export function kRandomNodes(k: number, nodes: readonly NodeState[], skip: (n: NodeState) => boolean, random: Random = Math.random): NodeState[] {
   const n = nodes.length;
   const out: NodeState[] = [];
   for (let i = 0; i < 3 * n && out.length < k; i++) {
-    const node = nodes[Math.floor(Math.random() * n)];
+    const node = nodes[Math.floor(random() * n)];
     if (skip(node) || out.includes(node)) continue;
     out.push(node);
   }
@@ -123,7 +133,13 @@ export class StateTable {
   private incarnationCounter = 0;
   private leavingFlag = false;
 
-  constructor(private readonly opts: StateTableOptions) {}
+  private readonly random: Random;
+  private readonly lifeguard: boolean;
+
+  constructor(private readonly opts: StateTableOptions) {
+    this.random = opts.random ?? Math.random;
+    this.lifeguard = opts.lifeguard ?? true;
+  }
 
   get localName(): string {
     return this.opts.localName;
@@ -215,7 +231,7 @@ export class StateTable {
       };
       this.byName.set(a.node, state);
       // insert at a random position so new nodes are probed in random order
-      const at = Math.floor(Math.random() * (this.nodes.length + 1));
+      const at = Math.floor(this.random() * (this.nodes.length + 1));
       this.nodes.push(state);
       const t = this.nodes[at];
       this.nodes[at] = state;
@@ -288,9 +304,9 @@ export class StateTable {
     state.stateChangedAt = this.opts.now();
 
     const n = this.numNodes;
-    const k = suspicionConfirmationsK(this.opts.suspicionMult, n);
+    const k = this.lifeguard ? suspicionConfirmationsK(this.opts.suspicionMult, n) : 0;
     const minMs = suspicionTimeoutMs(this.opts.suspicionMult, n, this.opts.probeIntervalMs);
-    const maxMs = this.opts.suspicionMaxTimeoutMult * minMs;
+    const maxMs = this.lifeguard ? this.opts.suspicionMaxTimeoutMult * minMs : minMs;
     const name = s.node;
     const susp: Suspicion = new Suspicion({
       from: s.from,
@@ -412,7 +428,7 @@ export class StateTable {
         keep.push(n);
       }
     }
-    shuffle(keep);
+    shuffle(keep, this.random);
     this.nodes = keep;
     return reaped;
   }
