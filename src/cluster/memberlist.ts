@@ -309,7 +309,7 @@ export class Memberlist {
     this.table.setLocalAlive(this.selfAddr, this.port, this.localMeta(), OUR_VSN);
     this.log.info("memberlist started", { name: this.localName, address: formatHostPort(this.address, this.port), encrypted: this.keyring !== null });
     this.every(this.opts.gossipIntervalMs, () => this.opts.gossipIntervalMs, () => this.gossip());
-    this.every(this.opts.probeIntervalMs, () => this.awareness.scaleTimeout(this.opts.probeIntervalMs), () => this.prober.probe());
+    this.every(this.opts.probeIntervalMs, () => this.opts.probeIntervalMs, () => this.prober.probe());
     if (this.opts.pushPullIntervalMs > 0) {
       this.every(this.opts.pushPullIntervalMs, () => pushPullScaleMs(this.opts.pushPullIntervalMs, this.table.numNodes), () => this.periodicPushPull());
     }
@@ -317,20 +317,25 @@ export class Memberlist {
   }
 
   /**
-   * Runs `fn` repeatedly: first after a random stagger in [0, stagger), then `period()` after each
-   * start (or right after it finishes, if it took longer). Exceptions are logged, never fatal.
+   * Runs `fn` repeatedly, like Go's ticker: first after a random stagger in [0, stagger), then every
+   * `period()` on a fixed schedule, so a timer that fires late (the wheel's tick, a busy event loop)
+   * does not push back every later run; a run that overran goes again at once and the missed ticks
+   * are dropped. Exceptions are logged, never fatal.
    */
   private every(stagger: number, period: () => number, fn: () => unknown): void {
+    let due = this.now() + this.random() * stagger;
     const run = async () => {
       if (!this.running) return;
-      const started = this.now();
       try {
         await fn();
       } catch (err) {
         this.log.error("periodic task failed", { err });
       }
       if (!this.running) return;
-      arm(Math.max(0, started + period() - this.now()));
+      const now = this.now();
+      due += period();
+      if (due < now) due = now;
+      arm(due - now);
     };
     const arm = (ms: number) => {
       const t = this.wheel.schedule(ms, () => {
@@ -339,7 +344,7 @@ export class Memberlist {
       });
       this.timers.add(t);
     };
-    arm(this.random() * stagger);
+    arm(due - this.now());
   }
 
   // ---------------------------------------------------------------- public API
