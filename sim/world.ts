@@ -15,7 +15,10 @@ import { pairHash, prng, type Random } from "./prng.ts";
 export const TICK_MS = 10;
 
 export interface NetworkConfig {
-  /** Probability that a packet is lost (streams are reliable). */
+  /**
+   * Probability that a packet is lost. Streams: opening one pays TCP's retransmit timeout for each lost
+   * handshake; bytes on an open stream arrive in order, without loss or extra delay.
+   */
   loss: number;
   /** One-way latency range in ms: each link has its own mean in the range, each packet jitters around it. */
   latencyMs: [number, number];
@@ -224,11 +227,18 @@ export class World implements Links {
       this.queue.push(this.now, dst.index, deliver);
       return;
     }
-    if (what === "packet" && this.config.loss > 0 && this.rng() < this.config.loss) {
+    let delay = this.latency(src.index, dst.index);
+    const loss = this.config.loss;
+    if (what === "packet" && loss > 0 && this.rng() < loss) {
       this.packetsLost++;
       return;
     }
-    this.queue.push(this.now + this.latency(src.index, dst.index), dst.index, deliver);
+    if (what === "dial" && loss > 0) {
+      // a lost SYN or SYN-ACK costs TCP's initial retransmit timeout (1 s, doubling)
+      const handshakeLost = 1 - (1 - loss) * (1 - loss);
+      for (let rto = 1000; rto <= 32_000 && this.rng() < handshakeLost; rto *= 2) delay += rto;
+    }
+    this.queue.push(this.now + delay, dst.index, deliver);
   }
 
   after(ms: number, fn: () => void): () => void {
