@@ -139,7 +139,7 @@ function table(f: Figures): string {
     ["false positives (pairs / members)", `${f.false_positives} / ${f.false_positive_members}  (${f.false_positives_per_node_hour.toFixed(3)} per node-hour)`],
     ["refutations", String(f.refutations)],
     ["partition end → healed", ms(f.partition_heal_ms)],
-    ["packets / bytes per node per s", `${f.msgs_per_node_s.toFixed(1)} / ${f.bytes_per_node_s.toFixed(0)}`],
+    ["packets / bytes per node per s", `${f.msgs_per_node_s.toFixed(1)} / ${f.bytes_per_node_s.toFixed(0)}  (+ ${f.stream_bytes_per_node_s.toFixed(0)} stream bytes)`],
     ["memory per node (heap)", `${(f.memory_per_node_bytes / 1024).toFixed(1)} KiB  (peak RSS ${f.rss_peak_mib} MiB)`],
     ["wall per simulated s", `${(f.wall_per_sim_s * 1000).toFixed(1)} ms  (${f.sim_s.toFixed(1)} s simulated in ${f.wall_s.toFixed(1)} s)`],
     ["event log", `${f.events} events, sha256 ${f.event_log_hash}`],

@@ -54,6 +54,8 @@ export interface Figures {
   /** Rates and wall time per simulated second: over the second half of the scenario time. */
   msgs_per_node_s: number;
   bytes_per_node_s: number;
+  /** Stream (push/pull, TCP ping) bytes per node per second. */
+  stream_bytes_per_node_s: number;
   packet_loss_observed: number;
   memory_per_node_bytes: number;
   rss_peak_mib: number;
@@ -170,11 +172,13 @@ export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => 
   const rateFrom = t0 + Math.floor(cfg.durationMs / 2 / TICK_MS) * TICK_MS;
   let pktStart = 0;
   let bytesStart = 0;
+  let streamStart = 0;
   let lostStart = 0;
   let wallSteady = 0;
   world.at(rateFrom, () => {
     pktStart = world.packetsSent;
     bytesStart = world.bytesSent;
+    streamStart = world.streamBytes;
     lostStart = world.packetsLost;
     wallSteady = performance.now();
   });
@@ -290,6 +294,7 @@ export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => 
     partition_heal_ms: since(healAt, partitionEnd),
     msgs_per_node_s: (world.packetsSent - pktStart) / N / simSteadyS,
     bytes_per_node_s: (world.bytesSent - bytesStart) / N / simSteadyS,
+    stream_bytes_per_node_s: (world.streamBytes - streamStart) / N / simSteadyS,
     packet_loss_observed: (world.packetsLost - lostStart) / Math.max(1, world.packetsSent - pktStart),
     memory_per_node_bytes: Math.round(memoryPerNode),
     rss_peak_mib: Math.round(rssPeak / 1048576),

@@ -25,8 +25,8 @@ async function sim(args: string[]): Promise<Figures | string> {
 const ms = (v: number | null) => (v === null ? "—" : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v} ms`);
 
 console.log(`seed ${SEED}; latency 1–20 ms per link; LAN timings (probe 1 s, gossip 200 ms, push/pull 30 s)\n`);
-console.log("| N | join → 99.9% / all know | crash → first suspicion | crash → all mark dead | packets / bytes per node·s | heap per node | wall per simulated s | event_log_hash |");
-console.log("|---|---|---|---|---|---|---|---|");
+console.log("| N | join → 99.9% / all know | crash → first suspicion | crash → all mark dead | UDP packets / bytes per node·s | stream bytes per node·s | heap per node | wall per simulated s | event_log_hash |");
+console.log("|---|---|---|---|---|---|---|---|---|");
 for (const n of SIZES) {
   const f = await sim(["--nodes", String(n), "--duration", DURATION, "--kill", "1"]);
   if (typeof f === "string") {
@@ -34,7 +34,7 @@ for (const n of SIZES) {
     continue;
   }
   console.log(
-    `| ${n} | ${ms(f.join_999_ms)} / ${ms(f.join_all_ms)} | ${ms(f.detect_first_suspect_ms)} | ${ms(f.detect_all_dead_ms)} | ${f.msgs_per_node_s.toFixed(1)} / ${f.bytes_per_node_s.toFixed(0)} B | ${(f.memory_per_node_bytes / 1024).toFixed(0)} KiB | ${(f.wall_per_sim_s * 1000).toFixed(1)} ms (whole run ${f.wall_s.toFixed(0)} s for ${f.sim_s.toFixed(0)} s) | \`${f.event_log_hash.slice(0, 12)}\` |`,
+    `| ${n} | ${ms(f.join_999_ms)} / ${ms(f.join_all_ms)} | ${ms(f.detect_first_suspect_ms)} | ${ms(f.detect_all_dead_ms)} | ${f.msgs_per_node_s.toFixed(1)} / ${f.bytes_per_node_s.toFixed(0)} B | ${f.stream_bytes_per_node_s.toFixed(0)} B | ${(f.memory_per_node_bytes / 1024).toFixed(0)} KiB | ${(f.wall_per_sim_s * 1000).toFixed(1)} ms (whole run ${f.wall_s.toFixed(0)} s for ${f.sim_s.toFixed(0)} s) | \`${f.event_log_hash.slice(0, 12)}\` |`,
   );
 }
 

@@ -135,6 +135,8 @@ export class World implements Links {
   packetsSent = 0;
   packetsLost = 0;
   bytesSent = 0;
+  /** Bytes written to streams (push/pull, TCP pings). */
+  streamBytes = 0;
 
   constructor(
     readonly seed: number,
@@ -220,6 +222,7 @@ export class World implements Links {
         src.bytesOut += bytes;
       }
     }
+    else if (what === "data") this.streamBytes += bytes;
     if (!src || !dst || dst.dead) return;
     const p = this.partitioned;
     if (p && p[src.index] !== p[dst.index]) return;
