@@ -2,8 +2,9 @@
 
 import type { AccessLog } from "../accesslog/index.ts";
 import { requestId } from "./errors.ts";
-import { CLIENT_PROTOCOLS, type ProtocolIndex } from "./protocol.ts";
+import { CLIENT_PROTOCOLS } from "./protocol.ts";
 import type { ProxyContext } from "./context.ts";
+import type { ForwardingInfo } from "./request-head.ts";
 
 /** "HTTP/1.1", "HTTP/2", "HTTP/3" by the client's protocol (protocol.ts tells them apart). */
 const PROTOCOL_NAMES = CLIENT_PROTOCOLS.map((p) => `HTTP/${p}`);
@@ -42,8 +43,9 @@ export function logAnswer(log: AccessLog, ctx: ProxyContext, res: Response, node
   });
 }
 
-/** A request refused before it had a context (bad framing, too large, CONNECT). */
-export function logRefusal(log: AccessLog, req: Request, protocol: ProtocolIndex, clientIp: string, path: string, res: Response, start: number): void {
+/** A request answered before it had a context (bad framing, too large, CONNECT, no route, rate limited). */
+export function logRefusal(log: AccessLog, req: Request, info: ForwardingInfo, path: string, res: Response, start: number): void {
+  const { clientIp, protocol } = info;
   const h = req.headers;
   log.record({
     clientIp,

@@ -237,6 +237,12 @@ export class ProxyServer implements DataPlane {
   }
 
   /** The node's own answer for an error kind; the kind carries the status. */
+  /** A local answer before any attempt (refused, not routed, rate limited), access-logged like an answered one. */
+  private refuse(req: Request, info: ForwardingInfo, path: string, start: number, res: Response): Response {
+    if (this.access !== null) logRefusal(this.access, req, info, path, res, start);
+    return res;
+  }
+
   private local(kind: ProxyErrorKind, opts?: ErrorResponseOptions): Response {
     const res = errorResponse(kind, requestId(), opts);
     this.d.stats.recordLocal(res.status);
@@ -251,12 +257,6 @@ export class ProxyServer implements DataPlane {
     const start = this.access === null ? 0 : performance.now();
     const head = ClientHead.scan(req.headers);
     const protocol: ProtocolIndex = overQuic ? HTTP3 : d.cfg.http2 && looksLikeH2(req.headers) ? HTTP2 : HTTP1;
-    const refused = refusal(method, head, d.cfg.maxBodyBytes);
-    if (refused) {
-      const res = this.local(refused.kind, { detail: refused.reason });
-      if (this.access !== null) logRefusal(this.access, req, protocol, server.requestIP(req)?.address ?? "unknown", pathOf(req.url), res, start);
-      return res;
-    }
     const router = d.router;
     const clientIp = server.requestIP(req)?.address ?? "unknown";
     // A member's request took its one hop already: serve it here, never forward it again.
@@ -265,26 +265,20 @@ export class ProxyServer implements DataPlane {
     // member can be forged by any client and must cost it balancing, nothing more.
     const info: ForwardingInfo = { clientIp, proto: this.proto, via: this.vias[protocol]!, protocol, trusted: fromMember && router.isMemberAddress(clientIp) };
     const path = pathOf(req.url);
+    const refused = refusal(method, head, d.cfg.maxBodyBytes);
+    if (refused) return this.refuse(req, info, path, start, this.local(refused.kind, { detail: refused.reason }));
     let routed: RouteDecision;
     if (info.trusted && head.pool !== null) {
       // The entry node routed it: serve that pool, whatever our own routes say.
       routed = RouteDecision.fromSignal(head.pool, path);
     } else {
       const route = router.match(head.host, path);
-      if (route === undefined) {
-        const res = this.local("not_routed");
-        if (this.access !== null) logRefusal(this.access, req, protocol, clientIp, path, res, start);
-        return res;
-      }
+      if (route === undefined) return this.refuse(req, info, path, start, this.local("not_routed"));
       routed = new RouteDecision(route.pool, path, route.stripPrefix ? route.prefix : "");
       // A member's forward was counted at its entry node; a forged Via is no member's and is counted.
       if (d.limiter !== undefined && !info.trusted) {
         const denied = d.limiter.check({ headers: req.headers, clientIp, route, pool: route.pool });
-        if (denied) {
-          const res = this.local("rate_limited", { retryAfterS: denied.retryAfterS, headers: denialHeaders(denied) });
-          if (this.access !== null) logRefusal(this.access, req, protocol, clientIp, path, res, start);
-          return res;
-        }
+        if (denied) return this.refuse(req, info, path, start, this.local("rate_limited", { retryAfterS: denied.retryAfterS, headers: denialHeaders(denied) }));
       }
     }
     const pool = router.pool(routed.pool);
