@@ -10,6 +10,7 @@
 // Peers' metadata is validated before routing uses it: anything odd means "0 backends", never a crash.
 
 import { MsgpackReader, MsgpackWriter, WireError } from "../cluster/index.ts";
+import { type Cursor, readVarint, VarintError, writeVarint } from "../wire/varint.ts";
 
 export { poolId } from "../config/pools.ts";
 
@@ -18,6 +19,8 @@ const META_VERSION = 1;
 const MAX_HEALTHY = 100_000;
 /** Entries a peer may list; more is not something our encoder writes. */
 const MAX_POOL_ENTRIES = 128;
+/** Varint bytes of one count: 3 carry 21 bits, well above MAX_HEALTHY. */
+const COUNT_MAX_BYTES = 3;
 
 export interface NodeMeta {
   /** Healthy backends of the default pool. */
@@ -57,31 +60,26 @@ function encodePoolTable(pools: ReadonlyMap<number, number>): Uint8Array {
     out[n++] = (id >>> 16) & 0xff;
     out[n++] = (id >>> 8) & 0xff;
     out[n++] = id & 0xff;
-    let c = count;
-    while (c >= 0x80) {
-      out[n++] = (c & 0x7f) | 0x80;
-      c >>>= 7;
-    }
-    out[n++] = c;
+    n = writeVarint(out, n, count);
   }
   return out.subarray(0, n);
 }
 
 function decodePoolTable(b: Uint8Array): Map<number, number> | string {
   const out = new Map<number, number>();
-  let i = 0;
-  while (i < b.length) {
+  const at: Cursor = { pos: 0 };
+  while (at.pos < b.length) {
+    const i = at.pos;
     if (out.size >= MAX_POOL_ENTRIES) return `more than ${MAX_POOL_ENTRIES} pools`;
     if (i + 5 > b.length) return "pool table truncated";
     const id = ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
-    i += 4;
-    let count = 0;
-    for (let shift = 0; ; shift += 7) {
-      if (i >= b.length) return "pool table truncated";
-      if (shift > 14) return "pool count too large";
-      const byte = b[i++]!;
-      count += (byte & 0x7f) * 2 ** shift;
-      if (byte < 0x80) break;
+    at.pos += 4;
+    let count: number;
+    try {
+      count = readVarint(b, at, COUNT_MAX_BYTES);
+    } catch (e) {
+      if (e instanceof VarintError) return e.fault === "truncated" ? "pool table truncated" : `pool count ${e.fault}`;
+      throw e;
     }
     if (count > MAX_HEALTHY) return `pool healthy count ${count} out of range 0–${MAX_HEALTHY}`;
     if (out.has(id)) return "pool listed twice";

@@ -6,9 +6,11 @@
 //   then sections: u32 limit id | u16 count | count × (6-byte bucket hash | u8 age | varint admissions)
 // age: how long before sending the last of those admissions happened, in AGE_UNIT_MS (255 = that or more).
 
+import { type Cursor, readVarint, VARINT_MAX_BYTES, VarintError, writeVarint } from "../wire/varint.ts";
+
 export const CODEC_VERSION = 1;
-/** Most bytes one entry takes: 6 hash + 1 age + 8 varint (counts stay below 2⁵³). */
-export const MAX_ENTRY_BYTES = 15;
+/** Most bytes one entry takes: 6 hash + 1 age + the varint (counts stay below 2⁵³). */
+export const MAX_ENTRY_BYTES = 7 + VARINT_MAX_BYTES;
 export const AGE_UNIT_MS = 4;
 export const SECTION_HEADER_BYTES = 6;
 
@@ -69,13 +71,7 @@ export class UsageWriter {
     this.view.setUint16(this.pos, Math.floor(hash / 0x100000000));
     this.view.setUint32(this.pos + 2, hash >>> 0);
     this.buf[this.pos + 6] = ageMs >= 255 * AGE_UNIT_MS ? 255 : ageMs > 0 ? Math.round(ageMs / AGE_UNIT_MS) : 0;
-    this.pos += 7;
-    let v = cum;
-    while (v >= 0x80) {
-      this.buf[this.pos++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.buf[this.pos++] = v;
+    this.pos = writeVarint(this.buf, this.pos + 7, cum);
     this.sectionCount++;
   }
 
@@ -129,28 +125,26 @@ export function decodeUsage(msg: Uint8Array, onHeader: (h: UsageHeader) => boole
     throw new UsageDecodeError("origin is not UTF-8");
   }
   if (!onHeader({ boot, origin })) return;
-  let pos = 6 + n;
-  while (pos < msg.length) {
-    need(pos, SECTION_HEADER_BYTES);
-    const id = view.getUint32(pos);
-    const count = view.getUint16(pos + 4);
-    pos += SECTION_HEADER_BYTES;
+  const at: Cursor = { pos: 6 + n };
+  while (at.pos < msg.length) {
+    need(at.pos, SECTION_HEADER_BYTES);
+    const id = view.getUint32(at.pos);
+    const count = view.getUint16(at.pos + 4);
+    at.pos += SECTION_HEADER_BYTES;
     for (let i = 0; i < count; i++) {
-      need(pos, 8);
-      const hash = view.getUint16(pos) * 0x100000000 + view.getUint32(pos + 2);
-      const ageMs = msg[pos + 6]! * AGE_UNIT_MS;
-      pos += 7;
-      let cum = 0;
-      let mul = 1;
-      for (let k = 0; ; k++) {
-        if (k >= 8) throw new UsageDecodeError("varint too long");
-        need(pos, 1);
-        const b = msg[pos++]!;
-        cum += (b & 0x7f) * mul;
-        if (b < 0x80) break;
-        mul *= 0x80;
-      }
-      entry(id, hash, cum, ageMs);
+      need(at.pos, 8);
+      const hash = view.getUint16(at.pos) * 0x100000000 + view.getUint32(at.pos + 2);
+      const ageMs = msg[at.pos + 6]! * AGE_UNIT_MS;
+      at.pos += 7;
+      entry(id, hash, readCount(msg, at), ageMs);
     }
+  }
+}
+
+function readCount(msg: Uint8Array, at: Cursor): number {
+  try {
+    return readVarint(msg, at);
+  } catch (e) {
+    throw e instanceof VarintError ? new UsageDecodeError(`admissions ${e.message}`) : e;
   }
 }
