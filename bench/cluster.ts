@@ -7,10 +7,9 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Children, cpuMicros, processTree } from "./lib/procs.ts";
-import { fmtLatency, fmtRate, fmtRatio, median, printTable } from "./lib/report.ts";
+import { Children, processTree } from "./lib/procs.ts";
+import { interleavedRounds } from "./lib/rounds.ts";
 import { REPO_DIR, startBackends, waitReady } from "./lib/targets.ts";
-import { runWrk } from "./lib/wrk.ts";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const DURATION = Number.parseInt(process.env.DURATION ?? "5", 10);
@@ -56,57 +55,21 @@ try {
     { name: "one hop (A→B)", url: "http://127.0.0.2:8080", pids: () => [...processTree(a.proc.pid), ...processTree(b.proc.pid)] },
     { name: "direct at B", url: "http://127.0.0.3:8080", pids: () => processTree(b.proc.pid) },
   ];
-  for (const t of targets) for (const p of PATHS) await runWrk(t.url + p, 16, 1, `${t.name} warmup`);
-
-  type Row = { rps: number[]; p50: number[]; p99: number[]; cpu: number[]; errors: number; ratio: number[]; ratioP99: number[] };
-  const rows = new Map<string, Row>();
-  const row = (k: string): Row => {
-    let r = rows.get(k);
-    if (!r) rows.set(k, (r = { rps: [], p50: [], p99: [], cpu: [], errors: 0, ratio: [], ratioP99: [] }));
-    return r;
-  };
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const p of PATHS) {
-      for (const c of CONNS) {
-        const results = [];
-        const order = round % 2 === 0 ? targets : [...targets].reverse();
-        for (const t of order) {
-          const pids = t.pids();
-          const cpu0 = cpuMicros(pids);
-          const w = await runWrk(t.url + p, c, DURATION, t.name);
-          const cpu = (cpuMicros(pids) - cpu0) / Math.max(1, w.requests);
-          const r = row(`${t.name}|${p} c${c}`);
-          r.rps.push(w.rps);
-          r.p50.push(w.p50Us);
-          r.p99.push(w.p99Us);
-          r.cpu.push(cpu);
-          r.errors += w.non2xx + w.socketErrors;
-          results.push({ t, w });
-        }
-        const hop = results.find((x) => x.t === targets[0])!.w;
-        const direct = results.find((x) => x.t === targets[1])!.w;
-        row(`${targets[0]!.name}|${p} c${c}`).ratio.push(hop.rps / direct.rps);
-        row(`${targets[0]!.name}|${p} c${c}`).ratioP99.push(hop.p99Us / direct.p99Us);
-      }
-    }
-  }
-  const table = [["target", "load", "rps", "p50", "p99", "cpu µs/req (all nodes)", "errors", "rps vs direct", "p99 vs direct"]];
-  for (const [k, r] of rows) {
-    const [name, load] = k.split("|");
-    table.push([
-      name!,
-      load!,
-      fmtRate(median(r.rps)),
-      fmtLatency(median(r.p50)),
-      fmtLatency(median(r.p99)),
-      median(r.cpu).toFixed(1),
-      String(r.errors),
-      r.ratio.length ? fmtRatio(median(r.ratio)) : "",
-      r.ratioP99.length ? fmtRatio(median(r.ratioP99)) : "",
-    ]);
-  }
+  const table = await interleavedRounds({
+    targets,
+    paths: PATHS,
+    conns: CONNS,
+    rounds: ROUNDS,
+    durationS: DURATION,
+    ratios: [
+      { header: "rps vs direct", base: "direct at B", metric: "rps" },
+      { header: "p99 vs direct", base: "direct at B", metric: "p99Us" },
+    ],
+    targetHeader: "target",
+    cpuHeader: "cpu µs/req (all nodes)",
+  });
   console.log(`\nCluster hop overhead — ${ROUNDS} rounds × ${DURATION}s, wrk -t1, medians; ratios from the same round\n`);
-  console.log(printTable(table));
+  console.log(table);
 } finally {
   await children.stopAll();
 }

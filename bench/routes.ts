@@ -8,10 +8,10 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Children, cpuMicros, processTree } from "./lib/procs.ts";
-import { fmtLatency, fmtRate, fmtRatio, median, printTable } from "./lib/report.ts";
+import { Children, processTree } from "./lib/procs.ts";
+import { median } from "./lib/report.ts";
+import { interleavedRounds, type WrkTarget } from "./lib/rounds.ts";
 import { REPO_DIR, startBackends, waitReady } from "./lib/targets.ts";
-import { runWrk } from "./lib/wrk.ts";
 import { parseConfig } from "../src/config/index.ts";
 import { fallbackPool, RouteTable } from "../src/routing/routes.ts";
 
@@ -78,54 +78,27 @@ try {
     },
   ];
   console.log(`route table alone, ns per match (median of 5): ${specs.map((s) => `${s.name} ${median(Array.from({ length: 5 }, () => matchCost(s.tables, `${s.ip}:8080`))).toFixed(0)}`).join(", ")}`);
-  const targets: { name: string; url: string; pids: () => number[] }[] = [];
+  const targets: WrkTarget[] = [];
   for (const s of specs) {
     const child = children.spawn(s.name.replace(" ", "-"), ["bun", `${REPO_DIR}/src/main.ts`, nodeConfig(s.name.replace(" ", "-"), s.ip, s.tables), "--log-level", "warn"]);
     await waitReady(s.name, `http://${s.ip}:8080/small`, 15, child, children, 20_000);
     targets.push({ name: s.name, url: `http://${s.ip}:8080`, pids: () => processTree(child.proc.pid) });
   }
-  for (const t of targets) for (const p of PATHS) await runWrk(t.url + p, 16, 1, `${t.name} warmup`);
-
-  type Row = { rps: number[]; p50: number[]; p99: number[]; cpu: number[]; errors: number; vs1: number[]; vsNone: number[] };
-  const rows = new Map<string, Row>();
-  const row = (k: string): Row => {
-    let r = rows.get(k);
-    if (!r) rows.set(k, (r = { rps: [], p50: [], p99: [], cpu: [], errors: 0, vs1: [], vsNone: [] }));
-    return r;
-  };
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const p of PATHS) {
-      for (const c of CONNS) {
-        const rps = new Map<string, number>();
-        // Rotate the order each round so no target always runs first (or last).
-        const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
-        for (const t of order) {
-          const pids = t.pids();
-          const cpu0 = cpuMicros(pids);
-          const w = await runWrk(t.url + p, c, DURATION, t.name);
-          const r = row(`${t.name}|${p} c${c}`);
-          r.rps.push(w.rps);
-          r.p50.push(w.p50Us);
-          r.p99.push(w.p99Us);
-          r.cpu.push((cpuMicros(pids) - cpu0) / Math.max(1, w.requests));
-          r.errors += w.non2xx + w.socketErrors;
-          rps.set(t.name, w.rps);
-        }
-        for (const t of targets) {
-          const r = row(`${t.name}|${p} c${c}`);
-          r.vs1.push(rps.get(t.name)! / rps.get("1 route")!);
-          r.vsNone.push(rps.get(t.name)! / rps.get("no routes")!);
-        }
-      }
-    }
-  }
-  const table = [["node", "load", "rps", "p50", "p99", "cpu µs/req", "errors", "rps vs 1 route", "rps vs no routes"]];
-  for (const [k, r] of rows) {
-    const [name, load] = k.split("|");
-    table.push([name!, load!, fmtRate(median(r.rps)), fmtLatency(median(r.p50)), fmtLatency(median(r.p99)), median(r.cpu).toFixed(1), String(r.errors), fmtRatio(median(r.vs1)), fmtRatio(median(r.vsNone))]);
-  }
+  const table = await interleavedRounds({
+    targets,
+    paths: PATHS,
+    conns: CONNS,
+    rounds: ROUNDS,
+    durationS: DURATION,
+    ratios: [
+      { header: "rps vs 1 route", base: "1 route", metric: "rps" },
+      { header: "rps vs no routes", base: "no routes", metric: "rps" },
+    ],
+    targetHeader: "node",
+    cpuHeader: "cpu µs/req",
+  });
   console.log(`\nRoute table cost — ${ROUNDS} rounds × ${DURATION}s, wrk -t1, medians; ratios from the same round\n`);
-  console.log(printTable(table));
+  console.log(table);
 } finally {
   await children.stopAll();
 }
