@@ -9,7 +9,9 @@
 // Env: SIZES (default "8,32"), ROUNDS (3), ENCRYPT (0/1), PROBE_MS (200), GOSSIP_MS (100).
 
 import { join } from "node:path";
-import { buildGoPeer, type GoEvent, GoNode } from "../../test/interop/gonode.ts";
+import { buildGoPeer } from "../../test/interop/gonode.ts";
+import { median } from "../lib/report.ts";
+import { processRound, type ProcessSample } from "./processes.ts";
 
 const SIZES = (process.env.SIZES ?? "8,32").split(",").map(Number);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -26,57 +28,10 @@ const TIMING = {
 };
 
 type Impl = "go" | "bun";
-interface Sample {
-  converge: number;
-  detectFirst: number;
-  detectAll: number;
-}
+type Sample = Pick<ProcessSample, "converge" | "detectFirst" | "detectAll">;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const isEvent = (event: string, name: string) => (e: GoEvent) => e.event === event && "name" in e && e.name === name;
-
-async function round(binary: string, impl: Impl, n: number): Promise<Sample> {
-  const nodes: GoNode[] = [];
-  const start = (name: string, joinTo: string[]) => GoNode.start(binary, { name, meta: name, join: joinTo, key: ENCRYPT ? KEY : undefined, ...TIMING }, 30_000);
-  try {
-    const seed = await start(`${impl}-0`, []);
-    nodes.push(seed);
-    for (let i = 1; i < n - 1; i++) {
-      const node = await start(`${impl}-${i}`, [`127.0.0.1:${seed.port}`]);
-      nodes.push(node);
-      await node.waitFor((e) => e.event === "joined", 10_000);
-    }
-    // let the first n-1 settle, then time the last join
-    await Promise.all(nodes.map((x) => Promise.all(nodes.map((y) => x.waitFor(isEvent("join", y.name), 30_000)))));
-    const last = await start(`${impl}-${n - 1}`, []);
-    nodes.push(last);
-    const t0 = performance.now();
-    const everyoneKnowsLast = Promise.all(nodes.map((x) => x.waitFor(isEvent("join", last.name), 15_000)));
-    const lastKnowsEveryone = Promise.all(nodes.map((y) => last.waitFor(isEvent("join", y.name), 15_000)));
-    await last.join([`127.0.0.1:${seed.port}`]);
-    await Promise.all([everyoneKnowsLast, lastKnowsEveryone]);
-    const converge = performance.now() - t0;
-
-    await Bun.sleep(1000);
-    const victim = nodes[1 + Math.floor(Math.random() * (n - 2))];
-    const survivors = nodes.filter((x) => x !== victim);
-    const times: number[] = [];
-    const t1 = performance.now();
-    const detected = Promise.all(
-      survivors.map((x) => x.next(isEvent("leave", victim.name), 120_000).then(() => times.push(performance.now() - t1))),
-    );
-    victim.kill();
-    await detected;
-    return { converge, detectFirst: Math.min(...times), detectAll: Math.max(...times) };
-  } finally {
-    for (const x of nodes) x.kill();
-    await Promise.all(nodes.map((x) => x.exited));
-    await Bun.sleep(300);
-  }
-}
+const round = (binary: string, impl: Impl, n: number): Promise<Sample> =>
+  processRound({ binary, prefix: impl, n, flags: { key: ENCRYPT ? KEY : undefined, ...TIMING } });
 
 const go = await buildGoPeer();
 if (!go.ok) {

@@ -139,6 +139,10 @@ export class GoNode {
     return this.stderrText;
   }
 
+  get pid(): number {
+    return this.proc.pid;
+  }
+
   get exited(): Promise<number> {
     return this.proc.exited;
   }
