@@ -221,7 +221,7 @@ function table(mine: EngineSample[], sims: Figures[], procs: ProcessSample[]): s
     ["UDP packets / node·s", m(mine.map((s) => s.packetsPerNodeS)), m(sims.map((s) => s.msgs_per_node_s)), NaN, num],
     ["bytes (UDP + TCP) / node·s", m(mine.map((s) => s.bytesPerNodeS)), m(sims.map((s) => s.bytes_per_node_s + s.stream_bytes_per_node_s)), NaN, num],
     ["CPU, share of a core / node", m(mine.map((s) => s.cpuPerNode)), NaN, m(procs.map((s) => s.cpuPerNode)), pct],
-    ["RSS / node (sim: heap)", m(mine.map((s) => s.rssPerNode)), m(sims.map((s) => s.memory_per_node_bytes)), m(procs.map((s) => s.rssPerNode)), kib],
+    ["RSS / node", m(mine.map((s) => s.rssPerNode)), NaN, m(procs.map((s) => s.rssPerNode)), kib],
     ["heap / node", m(mine.map((s) => s.heapPerNode)), m(sims.map((s) => s.memory_per_node_bytes)), NaN, kib],
     ["event-loop lag p99", m(mine.map((s) => s.lagP99)), NaN, NaN, (x) => `${x.toFixed(1)} ms`],
     ["event-loop lag max", m(mine.map((s) => s.lagMax)), NaN, NaN, (x) => `${x.toFixed(1)} ms`],
