@@ -4,7 +4,8 @@
 // (observer, subject), so join convergence, detection and false positives are read off the events.
 // Used by bench/gossip/inprocess.ts (one cluster per child process) and its harness test.
 
-import { type Member, Memberlist, type MemberlistTimings } from "../../src/cluster/index.ts";
+import { type Member, Memberlist, type MemberlistTimings, NetTransport, type Transport } from "../../src/cluster/index.ts";
+import { createLogger } from "../../src/log.ts";
 
 export interface EngineClusterOptions {
   /** Timings for every engine (LAN defaults fill the gaps). */
@@ -30,6 +31,8 @@ export class EngineCluster {
   private readonly index = new Map<string, number>();
   private readonly crashed = new Set<number>();
   private waiters: Waiter[] = [];
+  /** UDP bytes each engine sent, counted at the transport (the engine's bytesOut adds streams). */
+  private readonly udpBytes: number[] = [];
   private firstSuspect = new Map<number, number>();
   /** Live members marked dead, and marked suspect, by a live engine since countFrom(). */
   falsePositives = 0;
@@ -59,12 +62,13 @@ export class EngineCluster {
     this.knows.push(0);
     this.seen.push(new Set());
     this.deadTo.push(0);
+    this.udpBytes.push(0);
     this.engines.push(null);
+    const net = await NetTransport.bind({ bindAddress: "127.0.0.1", bindPort: 0, logger: createLogger("transport") });
     const ml = await Memberlist.create({
       ...this.opts.timings,
       name,
-      bindAddress: "127.0.0.1",
-      bindPort: 0,
+      transport: this.counted(net, i),
       advertiseAddress: "127.0.0.1",
       peers: [],
       secrets: { primary: `base64:${Buffer.from(this.opts.key).toString("base64")}` },
@@ -136,16 +140,34 @@ export class EngineCluster {
     return this.deadTo[i] ?? 0;
   }
 
-  /** Sum of the live engines' packet and byte counters (UDP packets; bytes of packets and streams). */
-  traffic(): { packets: number; bytes: number } {
+  /** Sent so far by the live engines: UDP packets and their bytes, stream (TCP) bytes. */
+  traffic(): { packets: number; udpBytes: number; streamBytes: number } {
     let packets = 0;
-    let bytes = 0;
-    for (const e of this.live) {
+    let udpBytes = 0;
+    let streamBytes = 0;
+    this.engines.forEach((e, i) => {
+      if (!e) return;
       const m = e.metrics();
       packets += m.packetsOut;
-      bytes += m.bytesOut;
-    }
-    return { packets, bytes };
+      udpBytes += this.udpBytes[i]!;
+      streamBytes += m.bytesOut - this.udpBytes[i]!;
+    });
+    return { packets, udpBytes, streamBytes };
+  }
+
+  /** The real transport, with its datagram bytes counted. */
+  private counted(net: NetTransport, i: number): Transport {
+    return {
+      bindAddress: net.bindAddress,
+      port: net.port,
+      start: (h) => net.start(h),
+      sendPacket: (buf, to) => {
+        this.udpBytes[i]! += buf.length;
+        return net.sendPacket(buf, to);
+      },
+      dial: (to, ms) => net.dial(to, ms),
+      close: () => net.close(),
+    };
   }
 
   async shutdown(): Promise<void> {

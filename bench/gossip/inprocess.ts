@@ -45,7 +45,8 @@ interface EngineSample {
   /** Share of one core per engine over the steady window (process CPU time / N / wall). */
   cpuPerNode: number;
   packetsPerNodeS: number;
-  bytesPerNodeS: number;
+  udpBytesPerNodeS: number;
+  streamBytesPerNodeS: number;
   rssPerNode: number;
   heapPerNode: number;
   lagP99: number;
@@ -122,7 +123,8 @@ async function engineRound(n: number): Promise<EngineSample> {
     detectAll,
     cpuPerNode: (cpu.user + cpu.system) / 1000 / wallMs / (n - 1),
     packetsPerNodeS: perNodeS(traffic.packets - traffic0.packets),
-    bytesPerNodeS: perNodeS(traffic.bytes - traffic0.bytes),
+    udpBytesPerNodeS: perNodeS(traffic.udpBytes - traffic0.udpBytes),
+    streamBytesPerNodeS: perNodeS(traffic.streamBytes - traffic0.streamBytes),
     rssPerNode,
     heapPerNode,
     lagP99: p99,
@@ -213,13 +215,15 @@ function table(mine: EngineSample[], sims: Figures[], procs: ProcessSample[]): s
   const kib = (x: number) => `${(x / 1024).toFixed(0)} KiB`;
   const num = (x: number) => x.toFixed(1);
   const rows: Row[] = [
+    ["bootstrap: N−1 join, all know all", m(mine.map((s) => s.bootstrapMs)), m(sims.map((s) => s.bootstrap_ms)), NaN, ms],
     ["join → every node knows it", m(mine.map((s) => s.joinOthers)), m(sims.map((s) => s.join_all_ms)), m(procs.map((s) => s.joinOthers)), ms],
     ["join → converged both ways", m(mine.map((s) => s.converge)), NaN, m(procs.map((s) => s.converge)), ms],
     ["crash → first suspicion", m(mine.map((s) => s.detectFirstSuspect)), m(sims.map((s) => s.detect_first_suspect_ms)), NaN, ms],
     ["crash → first marks dead", m(mine.map((s) => s.detectFirstDead)), m(sims.map((s) => s.detect_first_dead_ms)), m(procs.map((s) => s.detectFirst)), ms],
     ["crash → all mark dead", m(mine.map((s) => s.detectAll)), m(sims.map((s) => s.detect_all_dead_ms)), m(procs.map((s) => s.detectAll)), ms],
     ["UDP packets / node·s", m(mine.map((s) => s.packetsPerNodeS)), m(sims.map((s) => s.msgs_per_node_s)), NaN, num],
-    ["bytes (UDP + TCP) / node·s", m(mine.map((s) => s.bytesPerNodeS)), m(sims.map((s) => s.bytes_per_node_s + s.stream_bytes_per_node_s)), NaN, num],
+    ["UDP bytes / node·s", m(mine.map((s) => s.udpBytesPerNodeS)), m(sims.map((s) => s.bytes_per_node_s)), NaN, num],
+    ["stream bytes / node·s", m(mine.map((s) => s.streamBytesPerNodeS)), m(sims.map((s) => s.stream_bytes_per_node_s)), NaN, num],
     ["CPU, share of a core / node", m(mine.map((s) => s.cpuPerNode)), NaN, m(procs.map((s) => s.cpuPerNode)), pct],
     ["RSS / node", m(mine.map((s) => s.rssPerNode)), NaN, m(procs.map((s) => s.rssPerNode)), kib],
     ["heap / node", m(mine.map((s) => s.heapPerNode)), m(sims.map((s) => s.memory_per_node_bytes)), NaN, kib],
