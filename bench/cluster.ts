@@ -8,13 +8,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Children, processTree } from "./lib/procs.ts";
-import { interleavedRounds } from "./lib/rounds.ts";
+import { interleavedRounds, loadFromEnv } from "./lib/rounds.ts";
 import { REPO_DIR, startBackends, waitReady } from "./lib/targets.ts";
 
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const DURATION = Number.parseInt(process.env.DURATION ?? "5", 10);
-const CONNS = (process.env.CONNS ?? "64").split(",").map(Number);
-const PATHS = (process.env.PATHS ?? "/small,/64k").split(",");
+const LOAD = loadFromEnv({ rounds: 3, paths: "/small,/64k" });
 const LEN: Record<string, number> = { "/small": 15, "/64k": 65536 };
 
 const dir = process.env.BENCH_TMP ?? mkdtempSync(join(tmpdir(), "cc-bench-cluster-"));
@@ -56,11 +53,9 @@ try {
     { name: "direct at B", url: "http://127.0.0.3:8080", pids: () => processTree(b.proc.pid) },
   ];
   const table = await interleavedRounds({
+    title: "Cluster hop overhead",
     targets,
-    paths: PATHS,
-    conns: CONNS,
-    rounds: ROUNDS,
-    durationS: DURATION,
+    load: LOAD,
     ratios: [
       { header: "rps vs direct", base: "direct at B", metric: "rps" },
       { header: "p99 vs direct", base: "direct at B", metric: "p99Us" },
@@ -68,7 +63,6 @@ try {
     targetHeader: "target",
     cpuHeader: "cpu µs/req (all nodes)",
   });
-  console.log(`\nCluster hop overhead — ${ROUNDS} rounds × ${DURATION}s, wrk -t1, medians; ratios from the same round\n`);
   console.log(table);
 } finally {
   await children.stopAll();

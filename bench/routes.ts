@@ -10,15 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Children, processTree } from "./lib/procs.ts";
 import { median } from "./lib/report.ts";
-import { interleavedRounds, type WrkTarget } from "./lib/rounds.ts";
+import { interleavedRounds, loadFromEnv, type WrkTarget } from "./lib/rounds.ts";
 import { REPO_DIR, startBackends, waitReady } from "./lib/targets.ts";
 import { parseConfig } from "../src/config/index.ts";
 import { fallbackPool, RouteTable } from "../src/routing/routes.ts";
 
-const ROUNDS = Number(process.env.ROUNDS ?? 5);
-const DURATION = Number.parseInt(process.env.DURATION ?? "5", 10);
-const CONNS = (process.env.CONNS ?? "64").split(",").map(Number);
-const PATHS = (process.env.PATHS ?? "/small").split(",");
+const LOAD = loadFromEnv({ rounds: 5, paths: "/small" });
 
 const dir = process.env.BENCH_TMP ?? mkdtempSync(join(tmpdir(), "cc-bench-routes-"));
 const children = new Children(dir, process.env.BENCH_TMP ? `${dir}/pids` : undefined);
@@ -85,11 +82,9 @@ try {
     targets.push({ name: s.name, url: `http://${s.ip}:8080`, pids: () => processTree(child.proc.pid) });
   }
   const table = await interleavedRounds({
+    title: "Route table cost",
     targets,
-    paths: PATHS,
-    conns: CONNS,
-    rounds: ROUNDS,
-    durationS: DURATION,
+    load: LOAD,
     ratios: [
       { header: "rps vs 1 route", base: "1 route", metric: "rps" },
       { header: "rps vs no routes", base: "no routes", metric: "rps" },
@@ -97,7 +92,6 @@ try {
     targetHeader: "node",
     cpuHeader: "cpu µs/req",
   });
-  console.log(`\nRoute table cost — ${ROUNDS} rounds × ${DURATION}s, wrk -t1, medians; ratios from the same round\n`);
   console.log(table);
 } finally {
   await children.stopAll();

@@ -21,12 +21,29 @@ export interface RatioColumn {
   metric: "rps" | "p99Us";
 }
 
-export interface RoundsOptions {
-  targets: WrkTarget[];
-  paths: string[];
-  conns: number[];
+/** What each round sends: every path at every connection count, for durationS each. */
+export interface Load {
   rounds: number;
   durationS: number;
+  conns: number[];
+  paths: string[];
+}
+
+/** ROUNDS, DURATION (s), CONNS and PATHS from the environment, as the wrk benches read them. */
+export function loadFromEnv(defaults: { rounds: number; paths: string }): Load {
+  return {
+    rounds: Number(process.env.ROUNDS ?? defaults.rounds),
+    durationS: Number.parseInt(process.env.DURATION ?? "5", 10),
+    conns: (process.env.CONNS ?? "64").split(",").map(Number),
+    paths: (process.env.PATHS ?? defaults.paths).split(","),
+  };
+}
+
+export interface RoundsOptions {
+  /** What is measured, for the heading. */
+  title: string;
+  targets: WrkTarget[];
+  load: Load;
   ratios: RatioColumn[];
   /** Headers of the first column and the CPU column. */
   targetHeader: string;
@@ -42,24 +59,25 @@ interface Row {
   ratios: number[][];
 }
 
-/** Warms every target up (1 s per path), runs the rounds and returns the table. */
+/** Warms every target up (1 s per path), runs the rounds and returns a heading and the table. */
 export async function interleavedRounds(o: RoundsOptions): Promise<string> {
-  for (const t of o.targets) for (const p of o.paths) await runWrk(t.url + p, 16, 1, `${t.name} warmup`);
+  const { rounds, durationS, conns, paths } = o.load;
+  for (const t of o.targets) for (const p of paths) await runWrk(t.url + p, 16, 1, `${t.name} warmup`);
   const rows = new Map<string, Row>();
   const row = (k: string): Row => {
     let r = rows.get(k);
     if (!r) rows.set(k, (r = { rps: [], p50: [], p99: [], cpu: [], errors: 0, ratios: o.ratios.map(() => []) }));
     return r;
   };
-  for (let round = 0; round < o.rounds; round++) {
-    for (const p of o.paths) {
-      for (const c of o.conns) {
+  for (let round = 0; round < rounds; round++) {
+    for (const p of paths) {
+      for (const c of conns) {
         const results = new Map<string, WrkResult>();
         const order = o.targets.map((_, i) => o.targets[(i + round) % o.targets.length]!);
         for (const t of order) {
           const pids = t.pids();
           const cpu0 = cpuMicros(pids);
-          const w = await runWrk(t.url + p, c, o.durationS, t.name);
+          const w = await runWrk(t.url + p, c, durationS, t.name);
           const r = row(`${t.name}|${p} c${c}`);
           r.rps.push(w.rps);
           r.p50.push(w.p50Us);
@@ -91,5 +109,5 @@ export async function interleavedRounds(o: RoundsOptions): Promise<string> {
       ...r.ratios.map((xs) => (xs.length ? fmtRatio(median(xs)) : "")),
     ]);
   }
-  return printTable(table);
+  return `\n${o.title} — ${rounds} rounds × ${durationS}s, wrk -t1, medians; ratios from the same round\n\n${printTable(table)}`;
 }
