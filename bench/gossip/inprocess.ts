@@ -5,14 +5,15 @@
 //
 // Per size and round, in a child process of its own (so its CPU time and RSS are the engines' alone):
 // N−1 engines join through a seed one by one until everyone knows everyone; after SETTLE_S the steady
-// window (STEADY_S): process CPU time, packets and bytes from the engines' counters, event-loop lag (a
-// 10 ms interval timer's lateness), RSS; then the last engine joins through the seed (convergence); a
+// window (STEADY_S): process CPU time, UDP packets (engine counters), UDP bytes (counted at the
+// transport) and stream bytes, event-loop lag (a 10 ms interval timer's lateness), RSS; then the last engine joins through the seed (convergence); a
 // second after everyone knows it one engine is stopped without a leave (detection). False positives
 // (live members marked dead by a live engine) are counted from the steady window to the end.
 // Next to it, at the same N and timings: the simulator (`bun sim/main.ts --json`, seed = round, latency
 // 1 ms), and for N ≤ PROC_MAX one OS process per node (bench/gossip/peer.ts, as bench:gossip runs it).
 // Prints medians and ratios in-process/simulator and in-process/processes.
 //
+// `--engines N` is that child: one round, one JSON line.
 // Env: SIZES (32,128,256), ROUNDS (3), STEADY_S (20), SETTLE_S (5), PROC_MAX (32: more processes than
 // this machine runs well), SIM (1; 0 = skip the simulator).
 
