@@ -4,6 +4,7 @@
 
 export { type Member, type MemberState, Memberlist, MemberlistError, type MemberlistInit, type MemberlistTimings, LAN_DEFAULTS, META_MAX_SIZE } from "./memberlist.ts";
 export type { Delegate, EventDelegate } from "./delegate.ts";
+export { type Announcement, MapMemberStore, type MemberStore, type NodeList, type NodeState } from "./members.ts";
 export { type Endpoint, Inbox, type Stream, StreamError, type Transport, type TransportHandler } from "./transport.ts";
 export { NetTransport, type NetTransportOptions, TransportError } from "./nettransport.ts";
 export { JoinError } from "./join.ts";

@@ -11,6 +11,7 @@ import { completeDelegate, type Delegate, type EventDelegate } from "./delegate.
 import { Joiner, JoinError } from "./join.ts";
 import type { Alive, Dead, IpBytes, Message, Suspect } from "./messages.ts";
 import { MessageType, OUR_VSN, WireError } from "./messages.ts";
+import type { MemberStore } from "./members.ts";
 import { GossipCounters, type GossipMetrics } from "./metrics.ts";
 import { PacketNet } from "./net.ts";
 import { Prober } from "./probe.ts";
@@ -83,6 +84,11 @@ export interface MemberlistOptions extends MemberlistTimings {
    * (fixed suspicion timeout of the minimum, no awareness), to measure what Lifeguard buys.
    */
   lifeguard?: boolean;
+  /**
+   * Where the member table lives (default: a Map of objects of its own). One engine per store; a
+   * simulator running thousands of engines gives each a compact one.
+   */
+  store?: MemberStore;
 }
 
 /** Options with every timing optional (LAN defaults fill the gaps). */
@@ -245,6 +251,7 @@ export class Memberlist {
       now: this.now,
       random: this.random,
       lifeguard,
+      store: opts.store,
       awareness: this.awareness,
       counters: this.counters,
       logger: this.log.child("state"),
@@ -296,7 +303,7 @@ export class Memberlist {
       defaultPort: this.port,
       isSelf: (ep) => ep.port === this.port && (ep.address === this.address || ep.address === transport.bindAddress),
       pushPull: (to, join) => this.streams.pushPullNode(to, join),
-      alone: () => !this.table.all().some((n) => n.name !== this.localName && (n.state === "alive" || n.state === "suspect")),
+      alone: () => !this.table.anyOther((n) => n.state === "alive" || n.state === "suspect"),
       wheel: this.wheel,
       random: this.random,
       logger: this.log.child("join"),
@@ -597,7 +604,7 @@ export class Memberlist {
   /** Gossip round: queued broadcasts to up to gossipNodes random live (or recently dead) nodes. */
   private gossip(): void {
     const now = this.now();
-    const targets = kRandomNodes(this.opts.gossipNodes, this.table.all(), (n) => {
+    const targets = kRandomNodes(this.opts.gossipNodes, this.table.list(), (n) => {
       if (n.name === this.localName) return true;
       if (n.state === "alive" || n.state === "suspect") return false;
       if (n.state === "dead") return now - n.stateChangedAt > this.opts.gossipToTheDeadMs;
@@ -635,7 +642,7 @@ export class Memberlist {
 
   private async periodicPushPull(): Promise<void> {
     this.reconnect();
-    const [peer] = kRandomNodes(1, this.table.all(), (n) => n.name === this.localName || n.state !== "alive", this.random);
+    const [peer] = kRandomNodes(1, this.table.list(), (n) => n.name === this.localName || n.state !== "alive", this.random);
     if (!peer) return;
     try {
       await this.streams.pushPullNode({ address: peer.address, port: peer.port }, false);

@@ -74,21 +74,22 @@ export class Prober {
     const { table } = this.opts;
     let checked = 0;
     for (;;) {
-      const nodes = table.all();
-      if (checked >= nodes.length) return "skipped";
-      if (this.probeIndex >= nodes.length) {
+      const nodes = table.list();
+      if (checked >= nodes.size) return "skipped";
+      if (this.probeIndex >= nodes.size) {
         const reaped = table.reapAndShuffle(this.opts.config.gossipToTheDeadMs);
         for (const n of reaped) this.opts.logger.debug("reaped node", { node: n.name, state: n.state });
         this.probeIndex = 0;
         checked++;
         continue;
       }
-      const node = nodes[this.probeIndex++];
+      const node = nodes.at(this.probeIndex++);
       if (node.name === this.opts.localName || node.state === "dead" || node.state === "left") {
         checked++;
         continue;
       }
-      return this.probeNode(node);
+      // a copy, as Go's probe takes one: the entry may change while the probe waits
+      return this.probeNode(pick(node));
     }
   }
 
@@ -146,7 +147,7 @@ export class Prober {
     }
 
     // indirect probes through k random alive peers, and a TCP ping in parallel
-    const peers = kRandomNodes(config.indirectChecks, this.opts.table.all(), (n) => n.name === this.opts.localName || n.name === node.name || n.state !== "alive", this.opts.random);
+    const peers = kRandomNodes(config.indirectChecks, this.opts.table.list(), (n) => n.name === this.opts.localName || n.name === node.name || n.state !== "alive", this.opts.random);
     let expectedNacks = 0;
     for (const peer of peers) {
       const nack = peer.vsn[1] >= 4;
@@ -253,6 +254,11 @@ export class Prober {
     });
     this.handlers.set(seqNo, { ...h, timer });
   }
+}
+
+/** The fields of an entry as plain data (an entry may be a view whose fields are accessors). */
+function pick(n: NodeState): NodeState {
+  return { name: n.name, addr: n.addr, address: n.address, port: n.port, meta: n.meta, vsn: n.vsn, incarnation: n.incarnation, state: n.state, stateChangedAt: n.stateChangedAt };
 }
 
 /** Reply to SourceAddr:SourcePort when both are set, else to the packet's sender. */

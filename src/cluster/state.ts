@@ -8,25 +8,11 @@ import { bytesToIp } from "../netutil.ts";
 import type { Awareness } from "./awareness.ts";
 import type { Alive, Dead, IpBytes, PushNodeState, Suspect, Vsn } from "./messages.ts";
 import { NodeStateCode } from "./messages.ts";
+import { MapMemberStore, type MemberState, type MemberStore, type NodeList, type NodeState } from "./members.ts";
 import type { GossipCounters } from "./metrics.ts";
 import { Suspicion, suspicionConfirmationsK, suspicionTimeoutMs } from "./suspicion.ts";
 
-export type MemberState = "alive" | "suspect" | "dead" | "left";
-
-export interface NodeState {
-  name: string;
-  /** Raw IP bytes as last announced (4 or 16 bytes). */
-  addr: IpBytes;
-  /** Text form of addr (IPv4-mapped addresses print as IPv4). */
-  address: string;
-  port: number;
-  meta: Uint8Array;
-  incarnation: number;
-  state: MemberState;
-  /** Clock time (ms) of the last state change. */
-  stateChangedAt: number;
-  vsn: Vsn;
-}
+export type { MemberState, NodeState } from "./members.ts";
 
 /** Sends facts to the cluster; each is named after its node so newer facts replace older ones. */
 export interface StateBroadcaster {
@@ -54,6 +40,8 @@ export interface StateTableOptions {
    */
   lifeguard?: boolean;
   broadcaster: StateBroadcaster;
+  /** Where the entries live (default: a MapMemberStore of its own). */
+  store?: MemberStore;
   counters: GossipCounters;
   logger: Logger;
   /** Synchronous, cheap; exceptions are caught and logged. */
@@ -81,10 +69,6 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-function copyVsn(v: Vsn): Vsn {
-  return [v[0], v[1], v[2], v[3], v[4], v[5]];
-}
-
 function vsnEqual(a: Vsn, b: Vsn): boolean {
   for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -103,32 +87,27 @@ export class IncompatibleVersionError extends Error {
 /** Source of uniform numbers in [0, 1): Math.random unless a seeded generator is injected. */
 export type Random = () => number;
 
-/** Fisher–Yates in place. */
-function shuffle<T>(xs: T[], random: Random): void {
-  for (let i = xs.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const t = xs[i];
-    xs[i] = xs[j];
-    xs[j] = t;
-  }
+/** Fisher–Yates over the store's probe order. */
+function shuffle(store: MemberStore, random: Random): void {
+  for (let i = store.size - 1; i > 0; i--) store.swap(i, Math.floor(random() * (i + 1)));
 }
 
 /** Up to k distinct random entries not excluded by `skip` (tries 3·n times, like memberlist). */
-export function kRandomNodes(k: number, nodes: readonly NodeState[], skip: (n: NodeState) => boolean, random: Random = Math.random): NodeState[] {
-  const n = nodes.length;
+export function kRandomNodes(k: number, nodes: NodeList, skip: (n: NodeState) => boolean, random: Random = Math.random): NodeState[] {
+  const n = nodes.size;
   const out: NodeState[] = [];
   for (let i = 0; i < 3 * n && out.length < k; i++) {
-    const node = nodes[Math.floor(random() * n)];
-    if (skip(node) || out.includes(node)) continue;
+    const node = nodes.at(Math.floor(random() * n));
+    // by name: a store may hand out a fresh view of the same entry each time
+    if (skip(node) || out.some((o) => o.name === node.name)) continue;
     out.push(node);
   }
   return out;
 }
 
 export class StateTable {
-  /** Probe order (shuffled); the map indexes the same objects by name. */
-  private nodes: NodeState[] = [];
-  private readonly byName = new Map<string, NodeState>();
+  /** Entries in probe order (shuffled), indexed by name. */
+  private readonly store: MemberStore;
   private readonly timers = new Map<string, Suspicion>();
   private incarnationCounter = 0;
   private leavingFlag = false;
@@ -139,6 +118,7 @@ export class StateTable {
   constructor(private readonly opts: StateTableOptions) {
     this.random = opts.random ?? Math.random;
     this.lifeguard = opts.lifeguard ?? true;
+    this.store = opts.store ?? new MapMemberStore();
   }
 
   get localName(): string {
@@ -147,7 +127,7 @@ export class StateTable {
 
   /** N in memberlist's formulas: every entry, self and not-yet-reaped dead included. */
   get numNodes(): number {
-    return this.nodes.length;
+    return this.store.size;
   }
 
   get leaving(): boolean {
@@ -155,26 +135,42 @@ export class StateTable {
   }
 
   get(name: string): NodeState | undefined {
-    return this.byName.get(name);
+    return this.store.get(name);
   }
 
   local(): NodeState | undefined {
-    return this.byName.get(this.opts.localName);
+    return this.store.get(this.opts.localName);
   }
 
-  all(): readonly NodeState[] {
-    return this.nodes;
+  /** Every entry in probe order, as a live list (no copy). */
+  list(): NodeList {
+    return this.store;
+  }
+
+  /** A copy of every entry, in probe order. */
+  all(): NodeState[] {
+    const out: NodeState[] = [];
+    for (let i = 0; i < this.store.size; i++) out.push(this.store.at(i));
+    return out;
+  }
+
+  /** True when some other entry satisfies `pred` (stops at the first). */
+  anyOther(pred: (n: NodeState) => boolean): boolean {
+    for (let i = 0; i < this.store.size; i++) {
+      const n = this.store.at(i);
+      if (n.name !== this.opts.localName && pred(n)) return true;
+    }
+    return false;
   }
 
   /** True when some other node is alive (so a broadcast has someone to reach). */
   anyAlive(): boolean {
-    for (const n of this.nodes) if (n.name !== this.opts.localName && n.state === "alive") return true;
-    return false;
+    return this.anyOther((n) => n.state === "alive");
   }
 
   counts(): { alive: number; suspect: number; dead: number; left: number } {
     const c = { alive: 0, suspect: 0, dead: 0, left: 0 };
-    for (const n of this.nodes) c[n.state]++;
+    for (let i = 0; i < this.store.size; i++) c[this.store.at(i).state]++;
     return c;
   }
 
@@ -214,28 +210,15 @@ export class StateTable {
     const address = bytesToIp(a.addr);
     if (address === null) return false;
 
-    let state = this.byName.get(a.node);
+    let state = this.store.get(a.node);
     let movesNode = false;
     if (!state) {
       // new entries start "dead" so the transition below fires a join event
-      state = {
-        name: a.node,
-        addr: a.addr,
-        address,
-        port: a.port,
-        meta: a.meta,
-        incarnation: 0,
-        state: "dead",
-        stateChangedAt: this.opts.now(),
-        vsn: copyVsn(a.vsn),
-      };
-      this.byName.set(a.node, state);
+      const store = this.store;
       // insert at a random position so new nodes are probed in random order
-      const at = Math.floor(this.random() * (this.nodes.length + 1));
-      this.nodes.push(state);
-      const t = this.nodes[at];
-      this.nodes[at] = state;
-      this.nodes[this.nodes.length - 1] = t;
+      const at = Math.floor(this.random() * (store.size + 1));
+      state = store.add(a.node, { addr: a.addr, address, port: a.port, meta: a.meta, vsn: a.vsn }, 0, "dead", this.opts.now());
+      store.swap(at, store.size - 1);
       movesNode = true;
     } else if (state.address !== address || state.port !== a.port) {
       if (state.state === "left") {
@@ -262,12 +245,8 @@ export class StateTable {
     }
 
     this.opts.broadcaster.alive(a, onDone);
-    state.vsn = copyVsn(a.vsn);
     state.incarnation = a.incarnation;
-    state.meta = a.meta;
-    state.addr = a.addr;
-    state.address = address;
-    state.port = a.port;
+    this.store.announce(state, { addr: a.addr, address, port: a.port, meta: a.meta, vsn: a.vsn });
     if (state.state !== "alive") {
       state.state = "alive";
       state.stateChangedAt = this.opts.now();
@@ -279,7 +258,7 @@ export class StateTable {
 
   /** Applies a suspect message (ours or gossiped). Returns false when ignored. */
   suspectNode(s: Suspect): boolean {
-    const state = this.byName.get(s.node);
+    const state = this.store.get(s.node);
     if (!state) return false;
     if (s.incarnation < state.incarnation) return false;
 
@@ -317,7 +296,7 @@ export class StateTable {
       now: this.opts.now,
       onTimeout: (confirmations) => {
         if (this.timers.get(name) !== susp) return;
-        const cur = this.byName.get(name);
+        const cur = this.store.get(name);
         if (!cur || cur.state !== "suspect") return;
         this.opts.logger.info("marking node as failed, suspect timeout reached", { node: name, confirmations });
         this.deadNode({ incarnation: cur.incarnation, node: name, from: this.opts.localName });
@@ -330,7 +309,7 @@ export class StateTable {
 
   /** Applies a dead message; From==Node means a graceful leave. Returns false when ignored. */
   deadNode(d: Dead, onDone?: () => void): boolean {
-    const state = this.byName.get(d.node);
+    const state = this.store.get(d.node);
     if (!state) return false;
     if (d.incarnation < state.incarnation) return false;
     this.clearTimer(d.node);
@@ -388,26 +367,30 @@ export class StateTable {
       minDMax = Math.min(minDMax, v[4]);
     };
     for (const r of remote) if (r.state === NodeStateCode.alive) take(r.vsn);
-    for (const n of this.nodes) if (n.state === "alive") take(n.vsn);
+    const store = this.store;
+    for (let i = 0; i < store.size; i++) {
+      const n = store.at(i);
+      if (n.state === "alive") take(n.vsn);
+    }
     const check = (name: string, v: Vsn) => {
       if (v[2] < maxPMin || v[2] > minPMax) throw new IncompatibleVersionError(name, `node ${name} speaks protocol ${v[2]}, cluster range is [${maxPMin}, ${minPMax}]`);
       if (v[5] < maxDMin || v[5] > minDMax) throw new IncompatibleVersionError(name, `node ${name} speaks delegate protocol ${v[5]}, cluster range is [${maxDMin}, ${minDMax}]`);
     };
     for (const r of remote) check(r.name, r.vsn);
-    for (const n of this.nodes) check(n.name, n.vsn);
+    for (let i = 0; i < store.size; i++) {
+      const n = store.at(i);
+      check(n.name, n.vsn);
+    }
   }
 
   /** Our full table as push/pull entries (suspect, dead and left included). */
   toPushStates(): PushNodeState[] {
-    return this.nodes.map((n) => ({
-      name: n.name,
-      addr: n.addr,
-      port: n.port,
-      meta: n.meta,
-      incarnation: n.incarnation,
-      state: NodeStateCode[n.state],
-      vsn: n.vsn,
-    }));
+    const out: PushNodeState[] = [];
+    for (let i = 0; i < this.store.size; i++) {
+      const n = this.store.at(i);
+      out.push({ name: n.name, addr: n.addr, port: n.port, meta: n.meta, incarnation: n.incarnation, state: NodeStateCode[n.state], vsn: n.vsn });
+    }
+    return out;
   }
 
   /**
@@ -416,20 +399,9 @@ export class StateTable {
    */
   reapAndShuffle(gossipToTheDeadMs: number): NodeState[] {
     const now = this.opts.now();
-    const keep: NodeState[] = [];
-    const reaped: NodeState[] = [];
-    for (const n of this.nodes) {
-      const gone = (n.state === "dead" || n.state === "left") && n.name !== this.opts.localName && now - n.stateChangedAt > gossipToTheDeadMs;
-      if (gone) {
-        reaped.push(n);
-        this.byName.delete(n.name);
-        this.clearTimer(n.name);
-      } else {
-        keep.push(n);
-      }
-    }
-    shuffle(keep, this.random);
-    this.nodes = keep;
+    const reaped = this.store.removeWhere((n) => (n.state === "dead" || n.state === "left") && n.name !== this.opts.localName && now - n.stateChangedAt > gossipToTheDeadMs);
+    for (const n of reaped) this.clearTimer(n.name);
+    shuffle(this.store, this.random);
     return reaped;
   }
 
