@@ -4,7 +4,7 @@
 // (hashed); the figures are read off the same events.
 
 import type { Member, MemberlistTimings } from "../src/cluster/index.ts";
-import { type MemberEventKind, type SimNode, TICK_MS, World } from "./world.ts";
+import { type MemberEventKind, type SimNode, type StoreKind, TICK_MS, World } from "./world.ts";
 
 export interface Partition {
   /** Share of the nodes cut off from the rest. */
@@ -26,6 +26,14 @@ export interface ScenarioConfig {
   durationMs: number;
   lifeguard: boolean;
   timings: Partial<MemberlistTimings>;
+  /** How each engine keeps its member table (default compact; the event log is the same either way). */
+  store?: StoreKind;
+  /**
+   * "join" (default): the first N−1 nodes join one by one through a random earlier node until all know
+   * all. "settled": they start with full tables (World.settle), for sizes where joining one by one
+   * would take too long; the new member still joins for real.
+   */
+  bootstrap?: "join" | "settled";
 }
 
 export interface Figures {
@@ -34,6 +42,7 @@ export interface Figures {
   lifeguard: boolean;
   loss: number;
   slow: number;
+  bootstrap: "join" | "settled";
   /** Virtual ms until the first N−1 nodes all knew each other. */
   bootstrap_ms: number | null;
   /** From the new member's join until 99.9% / all other nodes knew it. */
@@ -134,7 +143,7 @@ export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => 
         firstSuspect = world.now;
       }
     },
-  });
+  }, cfg.store ?? "compact");
   const init = { ...cfg.timings, lifeguard: cfg.lifeguard };
   const live = () => world.nodes.filter((n) => !n.dead);
   const pick = (n: number) => Math.floor(world.random() * n);
@@ -143,24 +152,36 @@ export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => 
     if (rss > rssPeak) rssPeak = rss;
   };
 
-  // ---- bootstrap: N−1 nodes, each joining a random earlier one, up to ~1000 joins per second
-  const perTick = Math.max(1, Math.ceil(N / 1000));
-  for (let i = 0; i < N - 1; i++) {
-    const t = Math.floor(i / perTick) * TICK_MS;
-    world.at(t, () => void world.addNode(i === 0 ? [] : [pick(i)], init));
-  }
   const heapBefore = heapUsed();
-  const bootstrapLimit = Math.floor((N - 1) / perTick) * TICK_MS + 120_000;
-  const target = (N - 1) * (N - 1);
+  const settled = cfg.bootstrap === "settled";
   let nextSample = 0;
-  await world.run(bootstrapLimit, () => {
+  const sampleEvery5s = () => {
     if (world.now >= nextSample) {
       sample();
       nextSample = world.now + 5000;
     }
-    return world.nodes.length === N - 1 && pairsKnown === target;
-  });
-  const bootstrapMs = pairsKnown === target ? world.now : null;
+  };
+  const target = (N - 1) * (N - 1);
+  if (settled) {
+    await world.settle(N - 1, init);
+    knows.fill(N - 1, 0, N - 1);
+    pairsKnown = target;
+    // let every node's announcement of itself (ignored: nobody learns anything) drain
+    await world.run(5000, () => (sampleEvery5s(), false));
+  } else {
+    // ---- bootstrap: N−1 nodes, each joining a random earlier one, up to ~1000 joins per second
+    const perTick = Math.max(1, Math.ceil(N / 1000));
+    for (let i = 0; i < N - 1; i++) {
+      const t = Math.floor(i / perTick) * TICK_MS;
+      world.at(t, () => void world.addNode(i === 0 ? [] : [pick(i)], init));
+    }
+    const bootstrapLimit = Math.floor((N - 1) / perTick) * TICK_MS + 120_000;
+    await world.run(bootstrapLimit, () => {
+      sampleEvery5s();
+      return world.nodes.length === N - 1 && pairsKnown === target;
+    });
+  }
+  const bootstrapMs = settled ? null : pairsKnown === target ? world.now : null;
   const memoryPerNode = Math.max(0, heapUsed() - heapBefore) / (N - 1);
   sample();
 
@@ -249,10 +270,7 @@ export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => 
     return l * l;
   };
   await world.run(end, () => {
-    if (world.now >= nextSample) {
-      sample();
-      nextSample = world.now + 5000;
-    }
+    sampleEvery5s();
     if (joinAt !== Infinity && join999 === Infinity && knows[N - 1] - 1 >= Math.ceil(0.999 * (N - 1))) join999 = world.now;
     if (joinAt !== Infinity && joinAll === Infinity && knows[N - 1] - 1 >= N - 1) {
       joinAll = world.now;
@@ -279,6 +297,7 @@ export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => 
     nodes: N,
     seed: cfg.seed,
     lifeguard: cfg.lifeguard,
+    bootstrap: settled ? "settled" : "join",
     loss: cfg.loss,
     slow: cfg.slow,
     bootstrap_ms: bootstrapMs,

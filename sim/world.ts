@@ -4,8 +4,11 @@
 // each and a seeded PRNG each, so a seed replays a run exactly. Microtasks (the engine's awaits) are
 // drained after every batch of events due at the same virtual millisecond.
 
-import { type Member, Memberlist, type MemberlistInit } from "../src/cluster/index.ts";
+import { type Announcement, MapMemberStore, type Member, Memberlist, type MemberlistInit, type MemberStore } from "../src/cluster/index.ts";
 import type { Endpoint } from "../src/cluster/index.ts";
+import { OUR_VSN } from "../src/cluster/messages.ts";
+import { ipToBytes } from "../src/netutil.ts";
+import { CompactMemberStore, MemberRegistry } from "./compactstore.ts";
 import type { Logger } from "../src/log.ts";
 import { TimingWheel } from "../src/timer/wheel.ts";
 import { type Carried, type Links, MemoryNetwork } from "./memtransport.ts";
@@ -23,6 +26,12 @@ export interface NetworkConfig {
   /** One-way latency range in ms: each link has its own mean in the range, each packet jitters around it. */
   latencyMs: [number, number];
 }
+
+/**
+ * How each engine keeps its member table: "compact" (sim/compactstore.ts, shared columns, what makes
+ * 10,000 nodes fit) or "map" (the engine's default MapMemberStore). Same seed, same event log.
+ */
+export type StoreKind = "compact" | "map";
 
 export type MemberEventKind = "join" | "update" | "leave";
 
@@ -137,11 +146,14 @@ export class World implements Links {
   bytesSent = 0;
   /** Bytes written to streams (push/pull, TCP pings). */
   streamBytes = 0;
+  /** Member ids shared by the compact tables. */
+  readonly registry = new MemberRegistry();
 
   constructor(
     readonly seed: number,
     readonly config: NetworkConfig,
     private readonly observer: WorldObserver,
+    readonly storeKind: StoreKind = "compact",
   ) {
     this.net = new MemoryNetwork(this);
     this.rng = prng(seed, 0);
@@ -155,7 +167,49 @@ export class World implements Links {
   // ------------------------------------------------------------- nodes
 
   /** Starts a real engine as node `nodes.length`, joining `seeds` (node indices). */
-  async addNode(seeds: number[], init: Partial<MemberlistInit>): Promise<SimNode> {
+  addNode(seeds: number[], init: Partial<MemberlistInit>): Promise<SimNode> {
+    return this.startNode(seeds, init, this.newStore());
+  }
+
+  /**
+   * Starts nodes 0..count−1 as a settled cluster: each engine's table already holds every one of them
+   * alive at incarnation 1 (in its own random probe order), as after a long quiet run, so 10,000 nodes
+   * need not join one by one (10⁸ join events). No join events are reported for these entries.
+   */
+  async settle(count: number, init: Partial<MemberlistInit>): Promise<void> {
+    if (this.nodes.length !== 0) throw new Error("settle: the world already has nodes");
+    const ids = new Int32Array(count);
+    const announced: Announcement[] = [];
+    for (let i = 0; i < count; i++) {
+      const address = nodeAddress(i);
+      const addr = ipToBytes(address);
+      if (!addr) throw new Error(`bad simulated address ${address}`);
+      const a: Announcement = { addr, address, port: GOSSIP_PORT, meta: new Uint8Array(0), vsn: OUR_VSN };
+      announced.push(a);
+      ids[i] = this.registry.id(`n${i}`);
+      this.registry.intern(ids[i], a);
+    }
+    for (let i = 0; i < count; i++) {
+      const order = ids.slice();
+      const random = prng(this.seed, 0x100_0000 + i);
+      for (let k = order.length - 1; k > 0; k--) {
+        const j = Math.floor(random() * (k + 1));
+        const t = order[k];
+        order[k] = order[j];
+        order[j] = t;
+      }
+      const store = this.newStore();
+      if (store instanceof CompactMemberStore) store.fillSettled(order, 1, this.now);
+      else for (const id of order) store.add(this.registry.names[id], announced[id], 1, "alive", this.now);
+      await this.startNode([], init, store);
+    }
+  }
+
+  private newStore(): MemberStore {
+    return this.storeKind === "compact" ? new CompactMemberStore(this.registry) : new MapMemberStore();
+  }
+
+  private async startNode(seeds: number[], init: Partial<MemberlistInit>, store: MemberStore): Promise<SimNode> {
     const i = this.nodes.length;
     const name = `n${i}`;
     const address = nodeAddress(i);
@@ -177,6 +231,7 @@ export class World implements Links {
       wheel,
       clock,
       random: prng(this.seed, i + 1),
+      store,
       events: { notifyJoin: report("join"), notifyUpdate: report("update"), notifyLeave: report("leave") },
     });
     return node;
