@@ -11,7 +11,11 @@ const USAGE = `usage: bun run sim -- --nodes N --seed S [options]
   --latency A..B         one-way latency range per link (default 1ms..20ms)
   --kill k               members to crash once the newcomer is known everywhere (default 1)
   --partition f@A..B     cut off a share f of the nodes from scenario time A to B (e.g. 0.3@60s..90s)
-  --slow f               share of nodes whose event loop stalls 0.5–2.5 s every 2–8 s (default 0)
+  --slow f               share of nodes that stall now and then (default 0)
+  --slow-mode loop|recv  loop (default): the whole event loop stops, and on waking runs its overdue
+                         timers before the packets that queued up; recv: only receiving stops
+  --stall A..B           length of each stall (default 500ms..2500ms)
+  --stall-gap A..B       time between the end of one stall and the next (default 2s..8s)
   --duration T           scenario time after the bootstrap (default 300s)
   --no-lifeguard         plain SWIM: no awareness, fixed suspicion timeout
   --settled              start the first N−1 nodes with full tables instead of joining them one by one
@@ -21,7 +25,8 @@ const USAGE = `usage: bun run sim -- --nodes N --seed S [options]
   --probe-interval T     (default 1s; probe timeout is half of it)
   --gossip-interval T    (default 200ms)
   --log FILE             also write the event log there
-  --json                 one JSON object (with event_log_hash) instead of the table`;
+  --json                 one JSON object (with event_log_hash) instead of the table
+  --progress             a line on stderr every 5 s of simulated time (wall time, RSS)`;
 
 class UsageError extends Error {}
 
@@ -52,10 +57,11 @@ function integer(flag: string, v: string, min: number): number {
   return n;
 }
 
-export function parseArgs(argv: string[]): { cfg: ScenarioConfig; json: boolean; logFile: string | null } {
+export function parseArgs(argv: string[]): { cfg: ScenarioConfig; json: boolean; logFile: string | null; progress: boolean } {
   const cfg: ScenarioConfig = { nodes: 0, seed: NaN, loss: 0, latencyMs: [1, 20], kill: 1, partition: null, slow: 0, durationMs: 300_000, lifeguard: true, timings: {} };
   let json = false;
   let logFile: string | null = null;
+  let progress = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -94,6 +100,19 @@ export function parseArgs(argv: string[]): { cfg: ScenarioConfig; json: boolean;
       case "--slow":
         cfg.slow = share(flag, value());
         break;
+      case "--slow-mode": {
+        const v = value();
+        if (v !== "loop" && v !== "recv") throw new UsageError(`${flag}: expected loop or recv, got ${JSON.stringify(v)}`);
+        cfg.slowMode = v;
+        break;
+      }
+      case "--stall":
+        cfg.stallMs = range(flag, value());
+        if (cfg.stallMs[0] < 1) throw new UsageError(`${flag}: must be ≥ 1ms`);
+        break;
+      case "--stall-gap":
+        cfg.stallGapMs = range(flag, value());
+        break;
       case "--duration":
         cfg.durationMs = duration(flag, value());
         break;
@@ -126,6 +145,9 @@ export function parseArgs(argv: string[]): { cfg: ScenarioConfig; json: boolean;
       case "--json":
         json = true;
         break;
+      case "--progress":
+        progress = true;
+        break;
       case "--help":
       case "-h":
         console.log(USAGE);
@@ -138,7 +160,7 @@ export function parseArgs(argv: string[]): { cfg: ScenarioConfig; json: boolean;
   if (Number.isNaN(cfg.seed)) throw new UsageError("--seed is required");
   if (cfg.kill > cfg.nodes - 3) throw new UsageError(`--kill: at most ${cfg.nodes - 3} of ${cfg.nodes} nodes`);
   if (cfg.partition && cfg.partition.toMs > cfg.durationMs) throw new UsageError("--partition: ends after --duration");
-  return { cfg, json, logFile };
+  return { cfg, json, logFile, progress };
 }
 
 function table(f: Figures): string {
@@ -150,6 +172,8 @@ function table(f: Figures): string {
     ["crash → first suspicion", ms(f.detect_first_suspect_ms)],
     ["crash → first / all mark dead", `${ms(f.detect_first_dead_ms)} / ${ms(f.detect_all_dead_ms)}`],
     ["false positives (pairs / members)", `${f.false_positives} / ${f.false_positive_members}  (${f.false_positives_per_node_hour.toFixed(3)} per node-hour)`],
+    ["  about healthy / slow members", `${f.false_positives_healthy} / ${f.false_positives_slow}  (healthy: ${f.false_positives_healthy_per_node_hour.toFixed(3)} per node-hour, ${f.false_positives_healthy_by_slow} of them declared by slow nodes)`],
+    ["failed probes (wrong suspicions)", `${f.failed_probes_per_node_hour.toFixed(1)} per node-hour  (${f.failed_probes_by_slow} by slow nodes, ${f.failed_probes_by_healthy} by the others)`],
     ["refutations", String(f.refutations)],
     ["partition end → healed", ms(f.partition_heal_ms)],
     ["packets / bytes per node per s", `${f.msgs_per_node_s.toFixed(1)} / ${f.bytes_per_node_s.toFixed(0)}  (+ ${f.stream_bytes_per_node_s.toFixed(0)} stream bytes)`],
@@ -170,9 +194,9 @@ if (import.meta.main) {
     console.error(`sim: ${err.message}\n\n${USAGE}`);
     process.exit(2);
   }
-  const { cfg, json, logFile } = parsed;
+  const { cfg, json, logFile, progress } = parsed;
   const writer = logFile ? Bun.file(logFile).writer() : null;
-  const figures = await runScenario(cfg, writer ? (s) => void writer.write(s) : undefined);
+  const figures = await runScenario(cfg, writer ? (s) => void writer.write(s) : undefined, progress ? (line) => console.error(line) : undefined);
   await writer?.end();
   console.log(json ? JSON.stringify(figures) : table(figures));
   process.exit(0);

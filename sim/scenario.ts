@@ -4,7 +4,7 @@
 // (hashed); the figures are read off the same events.
 
 import type { Member, MemberlistTimings } from "../src/cluster/index.ts";
-import { type MemberEventKind, type SimNode, type StoreKind, TICK_MS, World } from "./world.ts";
+import { type MemberEventKind, type SimNode, type StallMode, type StoreKind, TICK_MS, World } from "./world.ts";
 
 export interface Partition {
   /** Share of the nodes cut off from the rest. */
@@ -20,8 +20,12 @@ export interface ScenarioConfig {
   latencyMs: [number, number];
   kill: number;
   partition: Partition | null;
-  /** Share of nodes whose event loop stalls now and then. */
+  /** Share of nodes that stall now and then. */
   slow: number;
+  /** How slow nodes stall (default "loop"), for how long (ms range, default 500..2500) and how often (gap between stalls, default 2000..8000). */
+  slowMode?: StallMode;
+  stallMs?: [number, number];
+  stallGapMs?: [number, number];
   /** Scenario time after the bootstrap. */
   durationMs: number;
   lifeguard: boolean;
@@ -57,6 +61,18 @@ export interface Figures {
   false_positives_per_node_hour: number;
   /** Distinct live members marked dead by anyone. */
   false_positive_members: number;
+  /** Of false_positives: pairs about a member that is not slow (Lifeguard's "false positives at healthy members"). */
+  false_positives_healthy: number;
+  false_positives_healthy_per_node_hour: number;
+  /** Of false_positives_healthy: those a slow node declared (the rest were declared by healthy nodes). */
+  false_positives_healthy_by_slow: number;
+  /** Of false_positives: pairs about a slow member (it was unresponsive while stalled). */
+  false_positives_slow: number;
+  /** Failed probes (each raises a suspicion) per node-hour of scenario time; with no crash, each is a wrong suspicion. */
+  failed_probes_per_node_hour: number;
+  /** Failed probes in the scenario time by slow nodes and by the others (of slow ones, mostly). */
+  failed_probes_by_slow: number;
+  failed_probes_by_healthy: number;
   refutations: number;
   /** From the partition's end until every live node knew every live node again. */
   partition_heal_ms: number | null;
@@ -102,7 +118,8 @@ class EventLog {
   }
 }
 
-export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => void): Promise<Figures> {
+/** `progress` gets a line every 5 s of simulated time (for long runs). */
+export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => void, progress?: (line: string) => void): Promise<Figures> {
   const wallStart = performance.now();
   const N = cfg.nodes;
   if (!Number.isInteger(N) || N < 3) throw new RangeError("nodes must be an integer ≥ 3");
@@ -111,6 +128,9 @@ export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => 
   const knows = new Int32Array(N);
   const deadTo = new Int32Array(N);
   const isVictim = new Uint8Array(N);
+  const isSlow = new Uint8Array(N);
+  let fpSlow = 0;
+  let fpHealthyBySlow = 0;
   let pairsKnown = 0;
   let scenarioStart = Infinity;
   let killAt = Infinity;
@@ -136,6 +156,8 @@ export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => 
             if (firstDead === Infinity) firstDead = world.now;
           } else if (world.now >= scenarioStart && subject !== observer && !(minority && minority[subject] !== minority[observer])) {
             fp++;
+            if (isSlow[subject]) fpSlow++;
+            else if (isSlow[observer]) fpHealthyBySlow++;
             fpMembers.add(subject);
           }
         }
@@ -150,6 +172,7 @@ export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => 
   const sample = () => {
     const rss = process.memoryUsage.rss();
     if (rss > rssPeak) rssPeak = rss;
+    progress?.(`sim ${(world.now / 1000).toFixed(0)} s, wall ${((performance.now() - wallStart) / 1000).toFixed(0)} s, rss ${Math.round(rss / 1048576)} MiB`);
   };
 
   const heapBefore = heapUsed();
@@ -229,19 +252,35 @@ export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => 
   };
   world.at(t0 + 30_000, crash);
 
-  // slow nodes: stall 0.5–2.5 s every 2–8 s
+  // slow nodes: stall (default 0.5–2.5 s) every (default 2–8 s) after the previous stall ended
   const slowCount = Math.round(cfg.slow * N);
   const slowNodes = new Set<number>();
   while (slowNodes.size < Math.min(slowCount, N - 2)) slowNodes.add(1 + pick(N - 2));
-  const stallLoop = (n: SimNode) => {
-    const gap = 2000 + Math.floor(world.random() * 6000);
-    world.at(world.now + gap, () => {
+  const [stallMin, stallMax] = cfg.stallMs ?? [500, 2500];
+  const [gapMin, gapMax] = cfg.stallGapMs ?? [2000, 8000];
+  const within = (lo: number, hi: number) => lo + Math.floor(world.random() * (hi - lo));
+  const stallLoop = (n: SimNode, after: number) => {
+    world.at(world.now + after + within(gapMin, gapMax), () => {
       if (n.dead || world.now >= end) return;
-      world.stall(n, 500 + Math.floor(world.random() * 2000));
-      stallLoop(n);
+      const ms = within(stallMin, stallMax);
+      world.stall(n, ms, cfg.slowMode ?? "loop");
+      stallLoop(n, ms);
     });
   };
-  for (const i of [...slowNodes].sort((a, b) => a - b)) stallLoop(world.nodes[i]);
+  for (const i of [...slowNodes].sort((a, b) => a - b)) {
+    isSlow[i] = 1;
+    stallLoop(world.nodes[i], 0);
+  }
+  /** [by slow nodes, by the others] */
+  const failedProbes = (): [number, number] => {
+    const c: [number, number] = [0, 0];
+    for (const n of world.nodes) c[isSlow[n.index] ? 0 : 1] += n.ml?.metrics().probeFailures ?? 0;
+    return c;
+  };
+  let failedAtStart: [number, number] = [0, 0];
+  world.at(t0, () => {
+    failedAtStart = failedProbes();
+  });
 
   // partition
   let partitionEnd = Infinity;
@@ -286,6 +325,9 @@ export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => 
     return s;
   }
   sample();
+  const failedAtEnd = failedProbes();
+  const failedBySlow = failedAtEnd[0] - failedAtStart[0];
+  const failedByHealthy = failedAtEnd[1] - failedAtStart[1];
   for (const n of world.nodes) if (!n.dead) await n.ml?.shutdown();
 
   const wallEnd = performance.now();
@@ -309,6 +351,13 @@ export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => 
     false_positives: fp,
     false_positives_per_node_hour: fp / nodeHours,
     false_positive_members: fpMembers.size,
+    false_positives_healthy: fp - fpSlow,
+    false_positives_healthy_per_node_hour: (fp - fpSlow) / nodeHours,
+    false_positives_healthy_by_slow: fpHealthyBySlow,
+    false_positives_slow: fpSlow,
+    failed_probes_per_node_hour: (failedBySlow + failedByHealthy) / nodeHours,
+    failed_probes_by_slow: failedBySlow,
+    failed_probes_by_healthy: failedByHealthy,
     refutations,
     partition_heal_ms: since(healAt, partitionEnd),
     msgs_per_node_s: (world.packetsSent - pktStart) / N / simSteadyS,

@@ -35,6 +35,15 @@ export type StoreKind = "compact" | "map";
 
 export type MemberEventKind = "join" | "update" | "leave";
 
+/**
+ * How a slow node is slow. "loop": its event loop stops (GC pause, CPU starvation): no timer fires and
+ * nothing it receives is handled; when it resumes, its overdue timers run first (and the code awaiting
+ * them), then the packets that queued up, as a JS or Go event loop does, so a probe whose ack is sitting
+ * in the queue times out. "recv": only the handling of what it receives stops, its timers and sends go
+ * on (a receive path stuck behind a backlog; the Lifeguard paper's anomalous members, as we read it).
+ */
+export type StallMode = "loop" | "recv";
+
 export interface WorldObserver {
   /** A member event at `observer` about `subject` (both node indices). */
   memberEvent(observer: number, kind: MemberEventKind, subject: number, m: Member): void;
@@ -107,6 +116,7 @@ export class SimNode {
   /** Crashed: receives nothing, runs nothing. */
   dead = false;
   stalledUntil = 0;
+  stallMode: StallMode = "loop";
   readonly held: (() => void)[] = [];
   packetsOut = 0;
   bytesOut = 0;
@@ -244,20 +254,28 @@ export class World implements Links {
     await node.ml?.shutdown();
   }
 
-  /** The node's event loop stops for `ms`: nothing it receives is handled and none of its timers fire until then. */
-  stall(node: SimNode, ms: number): void {
+  /** The node stops for `ms` (see StallMode): what it receives meanwhile is held until then. */
+  stall(node: SimNode, ms: number, mode: StallMode = "loop"): void {
     if (node.dead || node.stalled) return;
     node.stalledUntil = this.now + ms;
+    node.stallMode = mode;
     this.queue.push(this.now + ms, -1, () => this.resume(node));
   }
 
   private resume(node: SimNode): void {
     node.stalledUntil = 0;
     if (node.dead) return;
-    // a waking event loop runs its overdue timers, then what arrived meanwhile
-    node.wheel.advance(this.now);
+    // a waking event loop runs its overdue timers and the code that awaited them (microtasks) first,
+    // then reads what arrived meanwhile: so held packets go after the microtask queue has drained
+    if (node.stallMode === "loop") node.wheel.advance(this.now);
     const held = node.held.splice(0);
-    for (const fn of held) fn();
+    if (held.length === 0) return;
+    setImmediate(() => {
+      for (const fn of held) {
+        if (node.dead) return;
+        fn();
+      }
+    });
   }
 
   setPartition(minority: Uint8Array | null): void {
@@ -356,7 +374,7 @@ export class World implements Links {
   }
 
   private advanceWheels(t: number): void {
-    for (const n of this.nodes) if (!n.dead && !n.stalled) n.wheel.advance(t);
+    for (const n of this.nodes) if (!n.dead && !(n.stalled && n.stallMode === "loop")) n.wheel.advance(t);
   }
 }
 
