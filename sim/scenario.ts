@@ -59,6 +59,8 @@ export interface Figures {
   /** Live members marked dead by a live node that could reach them (observer, subject) pairs. */
   false_positives: number;
   false_positives_per_node_hour: number;
+  /** N × scenario time, the per-node-hour figures' denominator. */
+  node_hours: number;
   /** Distinct live members marked dead by anyone. */
   false_positive_members: number;
   /** Of false_positives: pairs about a member that is not slow (Lifeguard's "false positives at healthy members"). */
@@ -350,6 +352,7 @@ export async function runScenario(cfg: ScenarioConfig, logSink?: (s: string) => 
     detect_all_dead_ms: since(detectAll, killAt),
     false_positives: fp,
     false_positives_per_node_hour: fp / nodeHours,
+    node_hours: nodeHours,
     false_positive_members: fpMembers.size,
     false_positives_healthy: fp - fpSlow,
     false_positives_healthy_per_node_hour: (fp - fpSlow) / nodeHours,
