@@ -51,11 +51,11 @@ const SCENARIOS: [string, string[]][] = [
   ["1% loss", ["--loss", "0.01"]],
   ["10% loss", ["--loss", "0.1"]],
   ["30% loss", ["--loss", "0.3"]],
-  ["1% slow: loop stalls 0.5–2.5 s every 2–8 s", ["--slow", "0.01"]],
+  ["1% slow: loop stalls 0.5–2.5 s, 2–8 s apart", ["--slow", "0.01"]],
   ["1% slow: loop starved (stalls 1–5 s, awake 10–50 ms)", ["--slow", "0.01", "--stall", "1s..5s", "--stall-gap", "10ms..50ms"]],
   ["10% slow: loop starved (stalls 1–5 s, awake 10–50 ms)", ["--slow", "0.1", "--stall", "1s..5s", "--stall-gap", "10ms..50ms"]],
-  ["1% slow: receive blocked 5–30 s every 2–8 s", ["--slow", "0.01", "--slow-mode", "recv", "--stall", "5s..30s"]],
-  ["10% slow: receive blocked 5–30 s every 2–8 s", ["--slow", "0.1", "--slow-mode", "recv", "--stall", "5s..30s"]],
+  ["1% slow: receive blocked 5–30 s, 2–8 s apart", ["--slow", "0.01", "--slow-mode", "recv", "--stall", "5s..30s"]],
+  ["10% slow: receive blocked 5–30 s, 2–8 s apart", ["--slow", "0.1", "--slow-mode", "recv", "--stall", "5s..30s"]],
 ];
 for (const n of FP_SIZES) {
   for (const [label, args] of SCENARIOS) {
