@@ -45,6 +45,11 @@ test("bad flags name the flag", () => {
   expect(() => parseArgs(["--nodes", "10", "--seed", "1", "--loss", "1.5"])).toThrow("--loss");
   expect(() => parseArgs(["--nodes", "10", "--seed", "1", "--partition", "0.3@90s..60s"])).toThrow("--partition");
   expect(() => parseArgs(["--nodes", "10", "--seed", "1", "--latency", "5"])).toThrow("--latency");
+  expect(() => parseArgs(["--nodes", "10", "--seed", "1", "--slow-mode", "gc"])).toThrow("--slow-mode");
+  expect(() => parseArgs(["--nodes", "10", "--seed", "1", "--store", "disk"])).toThrow("--store");
+  expect(() => parseArgs(["--nodes", "10", "--seed", "1", "--stall", "3s..1s"])).toThrow("--stall");
+  const slow = parseArgs(["--nodes", "10", "--seed", "1", "--slow", "0.1", "--slow-mode", "recv", "--stall", "5s..30s", "--stall-gap", "10ms..50ms", "--settled", "--store", "map"]).cfg;
+  expect(slow).toMatchObject({ slowMode: "recv", stallMs: [5000, 30_000], stallGapMs: [10, 50], bootstrap: "settled", store: "map" });
   const { cfg } = parseArgs(["--nodes", "10", "--seed", "3", "--partition", "0.3@60s..90s", "--latency", "2ms..8ms", "--no-lifeguard"]);
   expect(cfg.partition).toEqual({ fraction: 0.3, fromMs: 60_000, toMs: 90_000 });
   expect(cfg.latencyMs).toEqual([2, 8]);
