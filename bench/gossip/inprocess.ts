@@ -146,7 +146,7 @@ async function runJson<T>(cmd: string[], what: string): Promise<T> {
 
 const engines = (n: number) => runJson<EngineSample>(["bun", import.meta.path, "--engines", String(n)], `in-process n=${n}`);
 const simulate = (n: number, seed: number) =>
-  runJson<Figures>(["bun", join(import.meta.dir, "../../sim/main.ts"), "--nodes", String(n), "--seed", String(seed), "--latency", "1ms..1ms", "--duration", "60s", "--kill", "1", "--json"], `simulator n=${n}`);
+  runJson<Figures>(["bun", join(import.meta.dir, "../../sim/main.ts"), "--nodes", String(n), "--seed", String(seed), "--latency", "1ms..1ms", "--duration", "60s", "--kill", "1", "--store", "map", "--json"], `simulator n=${n}`);
 const processes = (n: number) =>
   processRound({
     binary: join(import.meta.dir, "peer.ts"),
