@@ -81,13 +81,29 @@ export class Selection {
     }
   }
 
-  /** The current attempt has its answer or failed after `ms` (performance.now() is `now`). */
+  /** The current attempt failed after `ms` (performance.now() is `now`): sampled, and no longer in flight. */
   settle(ms: number, now: number): void {
+    this.observe(ms, now);
+    this.release();
+  }
+
+  /**
+   * The current attempt's response headers came after `ms`: the latency sample is time to first byte
+   * (Finagle's peak EWMA), whatever the body takes. The attempt stays in flight until release().
+   */
+  observe(ms: number, now: number): void {
+    this.load?.observe(ms, now);
+  }
+
+  /**
+   * The current attempt's exchange is over (its body ended, or it failed): it is no longer in flight.
+   * Only the first call after begin() counts, so every way a body can end may call it.
+   */
+  release(): void {
     const l = this.load;
     if (l === undefined) return;
     this.load = undefined;
     l.inFlight--;
-    l.observe(ms, now);
   }
 
   /** The current pick failed: never pick it again for this request. */

@@ -21,11 +21,11 @@ import { altSvc, HTTP1, HTTP2, HTTP3, looksLikeH2, type ProtocolIndex, viaTokens
 import { ClientHead, type ForwardingInfo } from "./request-head.ts";
 import { Selection } from "./selection.ts";
 import { AccessLog, type AccessLogConfig } from "../accesslog/index.ts";
-import { logAnswer, logRefusal } from "./access.ts";
+import { bodySize, logAnswer, logRefusal, logTunnel } from "./access.ts";
 import { requestKey } from "../routing/balance/key.ts";
 import { UpstreamClient } from "./upstream/client.ts";
 import { RequestBody, WATCH_RESPONSES_FROM, watchDownload } from "./transfer.ts";
-import { type TunnelData, WebSocketTunnel } from "./websocket.ts";
+import { type TunnelData, type TunnelLog, WebSocketTunnel } from "./websocket.ts";
 import type { ProxyStats, TargetStats } from "./stats.ts";
 import type { RateLimiter } from "../ratelimit/limiter.ts";
 import { denialHeaders } from "../ratelimit/headers.ts";
@@ -297,6 +297,7 @@ export class ProxyServer implements DataPlane {
         timeoutMs: d.cfg.responseTimeoutMs,
         peerTls: d.peerTls,
         onConnectFailure: d.onConnectFailure,
+        log: this.access === null ? null : this.tunnelLog(this.access, req, info, routed, sel, start),
       });
     }
     const body = method === "GET" || method === "HEAD" ? null : req.body;
@@ -364,9 +365,11 @@ export class ProxyServer implements DataPlane {
   private onResponse(ctx: ProxyContext, r: Response): Response | null {
     ctx.signal.end();
     const now = performance.now();
-    ctx.sel.settle(now - ctx.t0, now);
+    // The latency sample is time to first byte; the attempt stays in flight until answer() says the body ended.
+    ctx.sel.observe(now - ctx.t0, now);
     if (!ctx.local && r.status === 503 && r.headers.has(NO_BACKEND_HEADER)) {
       // The peer has nothing healthy after all: nothing was served, pick another node.
+      ctx.sel.release();
       void r.body?.cancel();
       ctx.peersWithNone++;
       ctx.sel.exclude();
@@ -437,21 +440,45 @@ export class ProxyServer implements DataPlane {
     stripNodeSignals(headers);
     if (this.altSvc !== null) headers.set("alt-svc", this.altSvc);
     const cl = headers.get("content-length");
-    if (this.access !== null) logAnswer(this.access, ctx, r, this.d.nodeName, cl, null);
+    const access = this.access;
     if (r.body !== null && isLarge(cl)) {
       // Bun sends a JS stream chunked whatever Content-Length says: drop it rather than contradict it.
       r.headers.delete("content-length");
-      const body = watchDownload(r.body, ctx.server, ctx.req, this.d.cfg.idleTimeoutMs, this.d.wheel);
-      return new Response(body, { status: r.status, statusText: r.statusText, headers: r.headers });
+      // A streamed body keeps its backend busy and its exchange open until it ends, however it ends.
+      const status = r.status;
+      const ended = (sent: number) => {
+        ctx.sel.release();
+        if (access !== null) logAnswer(access, ctx, status, this.d.nodeName, sent, null);
+      };
+      const body = watchDownload(r.body, ctx.server, ctx.req, this.d.cfg.idleTimeoutMs, this.d.wheel, ended);
+      return new Response(body, { status, statusText: r.statusText, headers: r.headers });
     }
+    // A small body (known length under WATCH_RESPONSES_FROM) goes back to Bun untouched: this is the
+    // throughput-critical path, and seeing its end would take a JS stream and a promise per chunk. It
+    // drains in about one socket write, so its exchange ends here: out of flight, and its line written
+    // with Content-Length as bytes_out and the duration to the response handed over.
+    ctx.sel.release();
+    if (access !== null) logAnswer(access, ctx, r.status, this.d.nodeName, bodySize(cl), null);
     return r;
+  }
+
+  /** The access log's lines for one WebSocket upgrade request: its tunnel at close, or its answer. */
+  private tunnelLog(access: AccessLog, req: Request, info: ForwardingInfo, routed: RouteDecision, sel: Selection, start: number): TunnelLog {
+    const node = this.d.nodeName;
+    return {
+      refused: (res, attempts) => {
+        const end = { status: res.status, attempts, bytesIn: 0, bytesOut: bodySize(res.headers.get("content-length")), id: res.headers.get("x-request-id") };
+        logTunnel(access, req, info, routed, sel, node, start, end);
+      },
+      closed: (attempts, bytesIn, bytesOut) => logTunnel(access, req, info, routed, sel, node, start, { status: 101, attempts, bytesIn, bytesOut, id: null }),
+    };
   }
 
   /** No upstream answer: stop the body and answer locally. */
   private giveUp(ctx: ProxyContext, kind: ProxyErrorKind, opts?: ErrorResponseOptions): Response {
     ctx.upload?.close();
     const res = this.local(kind, opts);
-    if (this.access !== null) logAnswer(this.access, ctx, res, this.d.nodeName, res.headers.get("content-length"), res.headers.get("x-request-id"));
+    if (this.access !== null) logAnswer(this.access, ctx, res.status, this.d.nodeName, bodySize(res.headers.get("content-length")), res.headers.get("x-request-id"));
     return res;
   }
 }

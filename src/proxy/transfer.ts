@@ -5,6 +5,7 @@
 // idle_timeout, and the connection timer comes back once the body is through.
 // Responses under 1 MiB with a known length (the hot path) pass through untouched; larger ones and
 // those of unknown length go through a JS stream, which Bun sends chunked (Content-Length is lost).
+// That stream also tells when such a body really ends (balancing's in-flight count, the access log).
 
 import type { Server } from "bun";
 import type { Timeout, TimingWheel } from "../timer/wheel.ts";
@@ -68,6 +69,11 @@ export class RequestBody {
       server.timeout(req, 0);
       this.arm();
     }
+  }
+
+  /** Bytes read from the client and passed on so far (what the access log counts for a body of unknown size). */
+  get received(): number {
+    return this.bytes;
   }
 
   /** Whether another attempt can be given the whole body from its start. */
@@ -164,26 +170,42 @@ export class RequestBody {
   }
 }
 
+/** A watched download ended (done, upstream error, client gone, or stalled) with `sentBytes` handed to the client. */
+export type DownloadEnd = (sentBytes: number) => void;
+
 /**
  * Wraps a large response body: the connection timer is off while it flows, and the body is cancelled
- * (closing the connection) when the client has not taken a chunk for idle_timeout.
+ * (closing the connection) when the client has not taken a chunk for idle_timeout. `onEnd` runs exactly
+ * once, whichever way the body ends, with the bytes handed on to Bun's writer by then (a client that went
+ * away may not have received the last of them: nginx's $body_bytes_sent counts the same way).
  */
-export function watchDownload(body: ReadableStream<Uint8Array>, server: Server<unknown>, req: Request, idleMs: number, wheel: TimingWheel): ReadableStream<Uint8Array> {
+export function watchDownload(
+  body: ReadableStream<Uint8Array>,
+  server: Server<unknown>,
+  req: Request,
+  idleMs: number,
+  wheel: TimingWheel,
+  onEnd: DownloadEnd,
+): ReadableStream<Uint8Array> {
   const idleS = idleTimeoutSeconds(idleMs);
   const reader: ChunkReader = body.getReader();
   let timer: Timeout | null = null;
   let finished = false;
-  const end = () => {
+  let sent = 0;
+  /** False when the body had already ended. */
+  const end = (): boolean => {
+    if (finished) return false;
     finished = true;
     timer?.cancel();
     timer = null;
+    onEnd(sent);
+    return true;
   };
   server.timeout(req, 0);
   let controller: ReadableStreamDefaultController<Uint8Array>;
   const stall = () => {
     timer = null;
-    if (finished) return;
-    end();
+    if (!end()) return;
     void reader.cancel().catch(() => {});
     controller.error(new Error("client stalled"));
   };
@@ -199,14 +221,24 @@ export function watchDownload(body: ReadableStream<Uint8Array>, server: Server<u
       },
       async pull(c) {
         arm();
-        const { done, value } = await reader.read();
-        if (done) {
+        let r: Awaited<ReturnType<ChunkReader["read"]>>;
+        try {
+          r = await reader.read();
+        } catch (e) {
+          // The upstream broke mid-body: the client's stream errors (Bun cuts the connection).
+          end();
+          throw e;
+        }
+        // Cancelled or stalled while this read waited: the stream is finished already.
+        if (finished) return;
+        if (r.done) {
           end();
           server.timeout(req, idleS);
           c.close();
           return;
         }
-        c.enqueue(value);
+        sent += r.value.byteLength;
+        c.enqueue(r.value);
       },
       cancel(reason) {
         end();

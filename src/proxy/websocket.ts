@@ -22,6 +22,16 @@ export interface UpgradeRoute {
   timeoutMs: number;
   peerTls: PeerTls | undefined;
   onConnectFailure(pool: string, name: string, code: string): void;
+  /** The access log's ear, or null when the log is off. */
+  log: TunnelLog | null;
+}
+
+/** What the access log hears of an upgrade request: one of the two, once. */
+export interface TunnelLog {
+  /** The upgrade was answered with `res` instead of a tunnel (refused, failed, no target). */
+  refused(res: Response, attempts: number): void;
+  /** The tunnel closed, having carried these message payload bytes client→upstream (in) and back (out). */
+  closed(attempts: number, bytesIn: number, bytesOut: number): void;
 }
 
 export interface TunnelData {
@@ -29,6 +39,16 @@ export interface TunnelData {
   /** Messages that arrived from upstream before the client side opened. */
   pending: (string | ArrayBuffer)[] | null;
   client: ServerWebSocket<TunnelData> | null;
+  /** Message payload bytes from the client to the upstream, and back. */
+  bytesIn: number;
+  bytesOut: number;
+  attempts: number;
+  log: TunnelLog | null;
+}
+
+/** Payload bytes of a message: a string's UTF-8 length, a binary message's length. */
+function payloadBytes(m: string | ArrayBuffer | Uint8Array): number {
+  return typeof m === "string" ? Buffer.byteLength(m) : m.byteLength;
 }
 
 /** Per-connection send buffer above which a slow client is disconnected, bounding memory. */
@@ -111,10 +131,14 @@ export class WebSocketTunnel {
    * socket), or an error Response.
    */
   async upgrade(req: Request, server: Server<TunnelData>, route: UpgradeRoute): Promise<Response | undefined> {
-    const { headers: upstreamHeaders, sel, routed, timeoutMs, peerTls, onConnectFailure } = route;
+    const { headers: upstreamHeaders, sel, routed, timeoutMs, peerTls, onConnectFailure, log } = route;
+    let tries = 0;
+    const answer = (res: Response): Response => {
+      log?.refused(res, tries);
+      return res;
+    };
     const protocolHeader = req.headers.get("sec-websocket-protocol");
     const protocols = protocolHeader ? protocolHeader.split(",").map((p) => p.trim()).filter(Boolean) : [];
-    let tries = 0;
     while (tries < 8 && sel.next()) {
       tries++;
       const tls = sel.peerName === undefined ? undefined : peerTls;
@@ -126,19 +150,21 @@ export class WebSocketTunnel {
       if (isOpenFailure(upstream)) {
         // A handshake the upstream refused is its answer to this client, not a sign of ill health:
         // the backend stays up and the client gets 502 (or 504), with no retry elsewhere.
-        if (upstream.kind === "timeout") return errorResponse("timeout", requestId(), { detail: "websocket" });
+        if (upstream.kind === "timeout") return answer(errorResponse("timeout", requestId(), { detail: "websocket" }));
         // A peer node's 503 means it has no healthy backend after all: nothing was served, try another node.
         if (upstream.kind === "refused" && !(sel.peerName !== undefined && upstream.code === "status_503")) {
-          return errorResponse("bad_gateway", requestId(), { detail: `websocket ${upstream.code}` });
+          return answer(errorResponse("bad_gateway", requestId(), { detail: `websocket ${upstream.code}` }));
         }
         if (sel.backendIndex >= 0) onConnectFailure(routed.pool, sel.name, upstream.code);
         sel.exclude();
         continue;
       }
-      const data: TunnelData = { upstream, pending: [], client: null };
+      const data: TunnelData = { upstream, pending: [], client: null, bytesIn: 0, bytesOut: 0, attempts: tries, log };
       upstream.onmessage = (e: MessageEvent) => {
-        if (data.client) data.client.send(e.data as string | ArrayBuffer);
-        else data.pending?.push(e.data as string | ArrayBuffer);
+        const m = e.data as string | ArrayBuffer;
+        data.bytesOut += payloadBytes(m);
+        if (data.client) data.client.send(m);
+        else data.pending?.push(m);
       };
       upstream.onclose = (e: CloseEvent) => {
         // The backend went away or closed: close the client side with its code (1011 if it just dropped).
@@ -151,9 +177,9 @@ export class WebSocketTunnel {
         return undefined;
       }
       upstream.close(1011, "client upgrade failed");
-      return new Response("400 bad WebSocket upgrade request\n", { status: 400 });
+      return answer(new Response("400 bad WebSocket upgrade request\n", { status: 400 }));
     }
-    return errorResponse(tries === 0 ? "no_backend" : "bad_gateway", requestId(), { detail: "websocket" });
+    return answer(errorResponse(tries === 0 ? "no_backend" : "bad_gateway", requestId(), { detail: "websocket" }));
   }
 
   readonly handler: WebSocketHandler<TunnelData> = {
@@ -168,12 +194,17 @@ export class WebSocketTunnel {
       if (d.upstream.readyState >= WebSocket.CLOSING) ws.close(1011, "upstream closed");
     },
     message: (ws, message) => {
-      const up = ws.data.upstream;
+      const d = ws.data;
+      d.bytesIn += payloadBytes(message);
+      const up = d.upstream;
       if (up.readyState === WebSocket.OPEN) up.send(message);
     },
     close: (ws, code, reason) => {
       this.active--;
-      const up = ws.data.upstream;
+      const d = ws.data;
+      d.log?.closed(d.attempts, d.bytesIn, d.bytesOut);
+      d.log = null;
+      const up = d.upstream;
       if (up.readyState === WebSocket.OPEN || up.readyState === WebSocket.CONNECTING) up.close(sendableCode(code), reason);
       this.log.debug("websocket closed", { code });
     },

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AccessRecord, combinedLine, jsonLine } from "../../src/accesslog/format.ts";
 import { AccessLogWriter } from "../../src/accesslog/writer.ts";
-import { startBackend } from "../fixtures/backend.ts";
-import { freePort, startNode, until } from "../helpers/node.ts";
+import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
+import { freePort, startNode, type TestNode, until } from "../helpers/node.ts";
 
 const MAIN = join(import.meta.dir, "../../src/main.ts");
 const FIELDS = ["time", "client_ip", "method", "path", "protocol", "status", "bytes_in", "bytes_out", "duration_ms", "pool", "node", "backend", "attempts", "request_id"];
@@ -69,13 +69,22 @@ describe("writer", () => {
   });
 });
 
+/** A node with a JSON access log at `path`, in front of backend "a"; both stopped after `fn`. */
+async function withLoggingNode(fn: (n: { path: string; a: BackendHandle; node: TestNode }) => Promise<void>): Promise<void> {
+  const path = join(tmp(), "access.log");
+  const a = startBackend({ name: "a" });
+  const node = await startNode({ name: "logger", backends: [`127.0.0.1:${a.port}`], configure: (c) => (c.log = { access: path, accessFormat: "json" }) });
+  try {
+    await fn({ path, a, node });
+  } finally {
+    await node.stop(0);
+    await a.stop();
+  }
+}
+
 describe("a node with the access log on", () => {
   test("json lines for proxied, failed and refused requests hold every field", async () => {
-    const dir = tmp();
-    const path = join(dir, "access.log");
-    const a = startBackend({ name: "a" });
-    const node = await startNode({ name: "logger", backends: [`127.0.0.1:${a.port}`], configure: (c) => (c.log = { access: path, accessFormat: "json" }) });
-    try {
+    await withLoggingNode(async ({ path, a, node }) => {
       await (await fetch(`${node.url}/small?q=1`, { headers: { "user-agent": "t" } })).text();
       await (await fetch(`${node.url}/echo`, { method: "POST", body: "hello" })).text();
       await (await fetch(`${node.url}/status/503`)).text();
@@ -100,10 +109,78 @@ describe("a node with the access log on", () => {
         expect(o.request_id).toMatch(/^[0-9a-z]+-[0-9a-z]+$/);
         expect(Date.parse(String(o.time))).toBeGreaterThan(0);
       }
-    } finally {
-      await node.stop(0);
-      await a.stop();
-    }
+    });
+  });
+
+  test("streamed bodies are logged when they end: bytes handed over and duration to then, aborted ones too; chunked uploads count their bytes", async () => {
+    await withLoggingNode(async ({ path, a, node }) => {
+      // Over WATCH_RESPONSES_FROM: streamed through, Content-Length dropped on the way.
+      const big = await (await fetch(`${node.url}/bytes/2097152`)).arrayBuffer();
+      expect(big.byteLength).toBe(2097152);
+      // Events 100 ms apart, headers at once: the line waits for the last event.
+      const sse = await (await fetch(`${node.url}/sse?n=4&ms=100`)).text();
+      // A client that goes away mid-body still gets its line, with what it was handed by then.
+      const ac = new AbortController();
+      const r = await fetch(`${node.url}/sse?n=1000&ms=20`, { signal: ac.signal });
+      const reader = r.body!.getReader();
+      let read = 0;
+      for (let i = 0; i < 3; i++) read += (await reader.read()).value?.byteLength ?? 0;
+      ac.abort();
+      // A chunked upload (no Content-Length): bytes_in counts what was passed on.
+      const chunks = [new Uint8Array(1000), new Uint8Array(2000), new Uint8Array(500)];
+      const upload = new ReadableStream<Uint8Array>({
+        pull(c) {
+          const next = chunks.shift();
+          if (next) c.enqueue(next);
+          else c.close();
+        },
+      });
+      expect(await (await fetch(`${node.url}/sink`, { method: "POST", body: upload })).text()).toBe("3500\n");
+      await until(() => Bun.file(path).size > 0 && lines(path).length >= 4, 3000);
+      const got = lines(path).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const byPath = (p: string) => got.find((o) => String(o.path).startsWith(p))!;
+      const backend = `127.0.0.1:${a.port}`;
+      expect(byPath("/bytes/")).toMatchObject({ status: 200, bytes_out: 2097152, backend, attempts: 1 });
+      expect(byPath("/sse?n=4")).toMatchObject({ status: 200, bytes_out: Buffer.byteLength(sse), backend });
+      // Three gaps of 100 ms lie between the headers and the end of the body.
+      expect(byPath("/sse?n=4").duration_ms as number).toBeGreaterThanOrEqual(300);
+      const aborted = byPath("/sse?n=1000");
+      expect(aborted).toMatchObject({ status: 200, backend });
+      expect(aborted.bytes_out as number).toBeGreaterThanOrEqual(read);
+      expect(aborted.bytes_out as number).toBeLessThan(1000 * 10);
+      expect(byPath("/sink")).toMatchObject({ method: "POST", status: 200, bytes_in: 3500, bytes_out: 5 });
+      expect(got.length).toBe(4);
+    });
+  });
+
+  test("a WebSocket tunnel is logged once when it closes (101, bytes each way); a refused upgrade gets its ordinary line", async () => {
+    await withLoggingNode(async ({ path, a, node }) => {
+      const wsUrl = node.url.replace("http:", "ws:");
+      const ws = new WebSocket(`${wsUrl}/ws?x=1`);
+      ws.binaryType = "arraybuffer";
+      const got: (string | number)[] = [];
+      ws.onmessage = (e) => got.push(typeof e.data === "string" ? e.data : (e.data as ArrayBuffer).byteLength);
+      await new Promise((resolve) => (ws.onopen = resolve));
+      ws.send("abc");
+      ws.send(new Uint8Array(5));
+      await until(() => got.length === 3, 2000);
+      expect(got).toEqual(["hello a", "abc", 5]);
+      const closed = new Promise((resolve) => (ws.onclose = resolve));
+      ws.close(1000);
+      await closed;
+      // The backend answers a plain 200 to an upgrade on any other path: the handshake is refused (502).
+      const refused = new WebSocket(`${wsUrl}/not-ws`);
+      await new Promise((resolve) => (refused.onerror = refused.onclose = resolve));
+      await until(() => Bun.file(path).size > 0 && lines(path).length >= 2, 3000);
+      await Bun.sleep(150);
+      const lineOf = lines(path).map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lineOf.length).toBe(2);
+      const backend = `127.0.0.1:${a.port}`;
+      const tunnel = lineOf.find((o) => o.path === "/ws?x=1")!;
+      expect(tunnel).toMatchObject({ method: "GET", protocol: "HTTP/1.1", status: 101, bytes_in: 8, bytes_out: 15, pool: "default", node: "logger", backend, attempts: 1 });
+      expect(tunnel.duration_ms as number).toBeGreaterThan(0);
+      expect(lineOf.find((o) => o.path === "/not-ws")).toMatchObject({ method: "GET", status: 502, bytes_in: 0, pool: "default", node: "logger", backend, attempts: 1 });
+    });
   });
 
   test("workers = 2 write one file between them (whole lines) and reopen it on SIGUSR1", async () => {

@@ -9,7 +9,9 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function setup(backends: BackendHandle[], proxy: string, weights?: number[]): Promise<TestNode> {
+type Backend = Pick<BackendHandle, "port" | "stop">;
+
+async function setup(backends: Backend[], proxy: string, weights?: number[]): Promise<TestNode> {
   const node = await startNode({
     backends: backends.map((b) => `127.0.0.1:${b.port}`),
     proxy,
@@ -47,6 +49,37 @@ async function load(url: string, clients: number, ms: number): Promise<Record<st
   return tally;
 }
 
+/**
+ * A backend for streamed responses: `/` answers at once with a small body; `/stream?n=` sends its
+ * headers and a first event at once, then an event every 100 ms, n in all (SSE-like, chunked). With
+ * `holds` false, `/stream` is a small answer after 200 ms instead (so concurrent ones overlap).
+ */
+function streamingBackend(name: string, holds: boolean): Backend {
+  const enc = new TextEncoder();
+  const who = { "x-backend": name };
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 0,
+    fetch(req) {
+      const url = new URL(req.url);
+      if (url.pathname !== "/stream") return new Response(`${name}\n`, { headers: who });
+      if (!holds) return Bun.sleep(200).then(() => new Response("no stream here\n", { headers: who }));
+      const n = Number(url.searchParams.get("n") ?? 100);
+      let i = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          if (i >= n) return c.close();
+          if (i > 0) await Bun.sleep(100);
+          c.enqueue(enc.encode(`data: ${i++}\n\n`));
+        },
+      });
+      return new Response(body, { headers: { ...who, "content-type": "text/event-stream" } });
+    },
+  });
+  return { port: server.port ?? 0, stop: () => server.stop(true) };
+}
+
 const share = (t: Record<string, number>, name: string) => (t[name] ?? 0) / Object.values(t).reduce((a, b) => a + b, 0);
 
 describe("balancing policies", () => {
@@ -70,6 +103,44 @@ describe("balancing policies", () => {
     expect(share(t, "slow")).toBeLessThan(0.1);
     expect(t.fast).toBeGreaterThan(50);
   }, 10_000);
+
+  test("least_conn: streamed responses count in flight until their bodies end, exactly once", async () => {
+    const streamer = streamingBackend("streamer", true);
+    const quick = streamingBackend("quick", false);
+    const node = await setup([streamer, quick], 'balance = "least_conn"');
+    const inFlight = (i: number) => node.router.pool("default")?.loadOf(i)?.inFlight;
+    // Six stream requests at once alternate between the two: the streamer keeps ~3 bodies open.
+    const streams = await Promise.all(Array.from({ length: 6 }, () => fetch(`${node.url}/stream`)));
+    const held = streams.filter((r) => r.headers.get("x-backend") === "streamer");
+    for (const r of streams) if (!held.includes(r)) await r.text();
+    expect(held.length).toBeGreaterThanOrEqual(2);
+    expect(inFlight(0)).toBe(held.length);
+    // Counting ended at the headers, the streamer looked idle and got about half of these.
+    const t = await load(node.url, 2, 1000);
+    expect(share(t, "streamer")).toBeLessThan(0.1);
+    // Client cancels end them: the count comes back to 0, not below; a body that ends by itself too.
+    for (const r of held) await r.body?.cancel();
+    await until(() => inFlight(0) === 0, 3000);
+    const short = await fetch(`${node.url}/stream?n=2`);
+    if (short.headers.get("x-backend") === "streamer") {
+      expect(inFlight(0)).toBe(1);
+      expect(await short.text()).toBe("data: 0\n\ndata: 1\n\n");
+    } else await short.text();
+    await until(() => inFlight(0) === 0, 3000);
+    // An upstream that breaks mid-body ends it as well.
+    let broken: Response | undefined;
+    while (broken === undefined) {
+      const r = await fetch(`${node.url}/stream`);
+      if (r.headers.get("x-backend") === "streamer") broken = r;
+      else await r.text();
+    }
+    expect(inFlight(0)).toBe(1);
+    await streamer.stop();
+    await broken.text().catch(() => "");
+    await until(() => inFlight(0) === 0, 3000);
+    await Bun.sleep(50);
+    expect([inFlight(0), inFlight(1)]).toEqual([0, 0]);
+  }, 15_000);
 
   test("p2c_ewma: one backend 10x slower gets < 10% (round-robin would give 33%)", async () => {
     const f1 = startBackend({ name: "f1", delayMs: 5 });
