@@ -440,26 +440,31 @@ export class ProxyServer implements DataPlane {
     stripNodeSignals(headers);
     if (this.altSvc !== null) headers.set("alt-svc", this.altSvc);
     const cl = headers.get("content-length");
-    const access = this.access;
-    if (r.body !== null && isLarge(cl)) {
-      // Bun sends a JS stream chunked whatever Content-Length says: drop it rather than contradict it.
-      r.headers.delete("content-length");
-      // A streamed body keeps its backend busy and its exchange open until it ends, however it ends.
-      const status = r.status;
-      const ended = (sent: number) => {
-        ctx.sel.release();
-        if (access !== null) logAnswer(access, ctx, status, this.d.nodeName, sent, null);
-      };
-      const body = watchDownload(r.body, ctx.server, ctx.req, this.d.cfg.idleTimeoutMs, this.d.wheel, ended);
-      return new Response(body, { status, statusText: r.statusText, headers: r.headers });
-    }
+    if (r.body !== null && isLarge(cl)) return this.streamed(ctx, r, r.body);
     // A small body (known length under WATCH_RESPONSES_FROM) goes back to Bun untouched: this is the
     // throughput-critical path, and seeing its end would take a JS stream and a promise per chunk. It
     // drains in about one socket write, so its exchange ends here: out of flight, and its line written
     // with Content-Length as bytes_out and the duration to the response handed over.
     ctx.sel.release();
-    if (access !== null) logAnswer(access, ctx, r.status, this.d.nodeName, bodySize(cl), null);
+    if (this.access !== null) logAnswer(this.access, ctx, r.status, this.d.nodeName, bodySize(cl), null);
     return r;
+  }
+
+  /**
+   * A large or unknown-length body, watched (transfer.ts). It keeps its backend busy and its exchange open
+   * until it ends, however it ends. (Its own method: a closure in answer() would cost every answer a scope.)
+   */
+  private streamed(ctx: ProxyContext, r: Response, source: ReadableStream<Uint8Array>): Response {
+    // Bun sends a JS stream chunked whatever Content-Length says: drop it rather than contradict it.
+    r.headers.delete("content-length");
+    const access = this.access;
+    const status = r.status;
+    const ended = (sent: number) => {
+      ctx.sel.release();
+      if (access !== null) logAnswer(access, ctx, status, this.d.nodeName, sent, null);
+    };
+    const body = watchDownload(source, ctx.server, ctx.req, this.d.cfg.idleTimeoutMs, this.d.wheel, ended);
+    return new Response(body, { status, statusText: r.statusText, headers: r.headers });
   }
 
   /** The access log's lines for one WebSocket upgrade request: its tunnel at close, or its answer. */
