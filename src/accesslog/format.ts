@@ -1,6 +1,7 @@
 // Access log lines: one per answered request, as JSON or as the combined format nginx and Apache write
-// (with ClusterClub's fields appended as key=value). Strings that come from the client are escaped; the
-// time is formatted once per millisecond (JSON) or second (combined), not per line.
+// (with ClusterClub's fields appended as key=value), encoded straight into the log's byte buffer. Strings
+// that come from the client are escaped; the time is formatted once per millisecond (JSON) or second
+// (combined), not per line.
 
 export type AccessFormat = "json" | "combined";
 
@@ -29,6 +30,7 @@ export interface AccessRecord {
   userAgent: string | null;
 }
 
+/** The time, formatted once per millisecond rather than per line. */
 let isoMs = -1;
 let iso = "";
 
@@ -40,28 +42,106 @@ function isoNow(now: number): string {
   return iso;
 }
 
-/** Characters a JSON string must escape. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must be escaped
-const NEEDS_ESCAPE = /["\\\x00-\x1f\u2028\u2029]/;
-
-/** A JSON string; most values (addresses, names, plain paths) need no escaping, so JSON.stringify runs only for the rest. */
-function str(v: string): string {
-  return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+/** Writes an ASCII string known to need no escaping (the time, our own ids and names); returns the end. */
+function ascii(buf: Buffer, at: number, s: string): number {
+  for (let i = 0; i < s.length; i++) buf[at++] = s.charCodeAt(i);
+  return at;
 }
 
-/** ms with 3 decimals, without toFixed's cost. */
-function ms3(v: number): number {
-  return Math.round(v * 1000) / 1000;
+/**
+ * Writes `s` as a JSON string. Most values (addresses, names, plain paths) are printable ASCII and are
+ * copied byte by byte; anything else (quotes, backslashes, control characters, non-ASCII) is written as
+ * JSON.stringify writes it, as UTF-8.
+ */
+function jsonString(buf: Buffer, at: number, s: string): number {
+  const start = at;
+  buf[at++] = 0x22;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return start + buf.write(JSON.stringify(s), start);
+    buf[at++] = c;
+  }
+  buf[at++] = 0x22;
+  return at;
 }
 
-export function jsonLine(r: AccessRecord, now: number): string {
-  return (
-    `{"time":"${isoNow(now)}","client_ip":${str(r.clientIp)},"method":${str(r.method)},"path":${str(r.path)},` +
-    `"protocol":"${r.protocol}","status":${r.status},"bytes_in":${r.bytesIn < 0 ? "null" : r.bytesIn},"bytes_out":${r.bytesOut < 0 ? "null" : r.bytesOut},` +
-    `"duration_ms":${ms3(r.durationMs)},"pool":${str(r.pool)},"node":${str(r.node)},"backend":${str(r.backend)},` +
-    `"attempts":${r.attempts},"request_id":"${r.requestId}"}\n`
-  );
+/** Writes a non-negative integer's digits. */
+function uint(buf: Buffer, at: number, n: number): number {
+  let digits = 1;
+  for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++;
+  let end = at + digits;
+  for (let i = end - 1; i >= at; i--) {
+    buf[i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return end;
 }
+
+/** A size, or null when unknown (< 0). */
+function size(buf: Buffer, at: number, n: number): number {
+  return n < 0 ? ascii(buf, at, "null") : uint(buf, at, n);
+}
+
+/** ms with 3 decimals (µs), without number-to-string conversion of a double. */
+function ms3(buf: Buffer, at: number, ms: number): number {
+  const us = Math.max(0, Math.round(ms * 1000));
+  at = uint(buf, at, Math.floor(us / 1000));
+  buf[at++] = 0x2e;
+  const frac = us % 1000;
+  buf[at++] = 0x30 + Math.floor(frac / 100);
+  buf[at++] = 0x30 + (Math.floor(frac / 10) % 10);
+  buf[at++] = 0x30 + (frac % 10);
+  return at;
+}
+
+/**
+ * Most bytes a record's line can take in either format: escaping writes at most 6 bytes per UTF-16 unit
+ * ("\u001f"), the fixed text and numbers fit in 256.
+ */
+export function lineBound(r: AccessRecord): number {
+  const text = r.clientIp.length + r.method.length + r.path.length + r.protocol.length + r.pool.length + r.node.length +
+    r.backend.length + r.requestId.length + (r.referer?.length ?? 0) + (r.userAgent?.length ?? 0);
+  return 256 + 6 * text;
+}
+
+/** A line writer: encodes `r` at `at` in `buf` (with lineBound(r) bytes of room) and returns the end. */
+export type LineEncoder = (r: AccessRecord, now: number, buf: Buffer, at: number) => number;
+
+/**
+ * One JSON object per line, written straight into the log's buffer: a line made as a string first, then
+ * encoded, cost about twice as much (bench/README.md, "The access log").
+ */
+export const jsonLine: LineEncoder = (r, now, buf, at) => {
+  at = ascii(buf, at, '{"time":"');
+  at = ascii(buf, at, isoNow(now));
+  at = ascii(buf, at, '","client_ip":');
+  at = jsonString(buf, at, r.clientIp);
+  at = ascii(buf, at, ',"method":');
+  at = jsonString(buf, at, r.method);
+  at = ascii(buf, at, ',"path":');
+  at = jsonString(buf, at, r.path);
+  at = ascii(buf, at, ',"protocol":"');
+  at = ascii(buf, at, r.protocol);
+  at = ascii(buf, at, '","status":');
+  at = uint(buf, at, r.status);
+  at = ascii(buf, at, ',"bytes_in":');
+  at = size(buf, at, r.bytesIn);
+  at = ascii(buf, at, ',"bytes_out":');
+  at = size(buf, at, r.bytesOut);
+  at = ascii(buf, at, ',"duration_ms":');
+  at = ms3(buf, at, r.durationMs);
+  at = ascii(buf, at, ',"pool":');
+  at = jsonString(buf, at, r.pool);
+  at = ascii(buf, at, ',"node":');
+  at = jsonString(buf, at, r.node);
+  at = ascii(buf, at, ',"backend":');
+  at = jsonString(buf, at, r.backend);
+  at = ascii(buf, at, ',"attempts":');
+  at = uint(buf, at, r.attempts);
+  at = ascii(buf, at, ',"request_id":');
+  at = jsonString(buf, at, r.requestId);
+  return ascii(buf, at, "}\n");
+};
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 let clfSec = -1;
@@ -90,11 +170,13 @@ function token(v: string): string {
   return v === "" ? "-" : clfEscape(v).replaceAll(" ", "\\x20");
 }
 
-export function combinedLine(r: AccessRecord, now: number): string {
-  return (
+/** The combined format, made as a string (nginx's field escaping) and encoded as UTF-8. */
+export const combinedLine: LineEncoder = (r, now, buf, at) =>
+  at +
+  buf.write(
     `${r.clientIp} - - [${clfNow(now)}] "${clfEscape(r.method)} ${clfEscape(r.path)} ${r.protocol}" ${r.status} ${r.bytesOut < 0 ? "-" : r.bytesOut} ` +
     `"${r.referer === null ? "-" : clfEscape(r.referer)}" "${r.userAgent === null ? "-" : clfEscape(r.userAgent)}" ` +
     `rt=${(r.durationMs / 1000).toFixed(3)} in=${r.bytesIn < 0 ? "-" : r.bytesIn} pool=${token(r.pool)} node=${token(r.node)} backend=${token(r.backend)} ` +
-    `attempts=${r.attempts} id=${r.requestId}\n`
+    `attempts=${r.attempts} id=${r.requestId}\n`,
+    at,
   );
-}

@@ -1,7 +1,7 @@
 // The access log: `[log] access` = "off" | "stdout" | a path, `access_format` = json | combined.
-// One line per answered request, formatted on the request path (a string), written off it (writer.ts).
+// One line per answered request, encoded on the request path into a byte buffer, written off it (writer.ts).
 
-import { type AccessFormat, type AccessRecord, combinedLine, jsonLine } from "./format.ts";
+import { type AccessFormat, type AccessRecord, combinedLine, jsonLine, type LineEncoder, lineBound } from "./format.ts";
 import { AccessLogWriter } from "./writer.ts";
 
 export type { AccessFormat, AccessRecord } from "./format.ts";
@@ -14,13 +14,13 @@ export interface AccessLogConfig {
 
 export class AccessLog {
   private readonly writer: AccessLogWriter;
-  private readonly line: (r: AccessRecord, now: number) => string;
+  private readonly encode: LineEncoder;
   /** Only the combined format writes Referer and User-Agent: JSON lines skip reading them. */
   readonly wantsAgent: boolean;
 
   constructor(cfg: AccessLogConfig, onError?: (e: unknown) => void) {
     this.writer = new AccessLogWriter(cfg.access === "stdout" ? "stdout" : { path: cfg.access }, onError);
-    this.line = cfg.format === "combined" ? combinedLine : jsonLine;
+    this.encode = cfg.format === "combined" ? combinedLine : jsonLine;
     this.wantsAgent = cfg.format === "combined";
   }
 
@@ -30,7 +30,8 @@ export class AccessLog {
   }
 
   record(r: AccessRecord): void {
-    this.writer.write(this.line(r, Date.now()));
+    const w = this.writer;
+    if (w.reserve(lineBound(r))) w.commit(this.encode(r, Date.now(), w.buf, w.at));
   }
 
   reopen(): void {

@@ -1,33 +1,43 @@
-// The access log's file side: lines are appended to a buffer on the request path and written by an
-// asynchronous write a little later, so a request never waits on the disk. The file is opened with
-// O_APPEND: each worker process writes its own buffer through its own descriptor, whole lines per write,
-// so workers sharing one file never tear each other's lines (for stdout, a pipe, each write is kept
-// under PIPE_BUF for the same reason). reopen() (SIGUSR1) opens the path again after logrotate moved it.
+// The access log's file side. A line is encoded into a 64 KiB byte buffer as soon as it is made, so no
+// line outlives its request as a string: holding thousands of strings until a flush, then joining them
+// into one, cost the request path more than formatting did (bench/README.md, "The access log"). A full
+// buffer, or one 100 ms old, goes to an asynchronous write while the next one fills, so a request never
+// waits on the disk. The file is opened with O_APPEND: each worker process writes its own buffers through
+// its own descriptor, whole lines per write, so workers sharing one file never tear each other's lines
+// (for stdout, a pipe, each write is kept within PIPE_BUF and cut at a line end for the same reason).
+// reopen() (SIGUSR1) opens the path again after logrotate moved it.
 
 import { closeSync, openSync, write, writeSync } from "node:fs";
 
-/** Buffered text is written at least this often. */
+/** Buffered lines are written at least this often. */
 const FLUSH_MS = 100;
-/** ...or as soon as this much is waiting. */
-const FLUSH_BYTES = 64 * 1024;
+/** One buffer, and so one write to a file. */
+const BUFFER_BYTES = 64 * 1024;
 /** A disk that cannot keep up does not grow the process without bound: lines beyond this are dropped (and counted). */
 const MAX_PENDING_BYTES = 16 * 1024 * 1024;
-/** Characters per write to a pipe: Linux's PIPE_BUF (4096 bytes) holds them even at 2 bytes each. */
-const PIPE_BUF = 2048;
+/** Bytes per write to a pipe: Linux's PIPE_BUF, which the kernel writes atomically. */
+const PIPE_BUF = 4096;
+/** Spare buffers kept for reuse once written. */
+const SPARES = 2;
 
 export type AccessTarget = "stdout" | { path: string };
 
 export class AccessLogWriter {
-  private pending: string[] = [];
-  private pendingBytes = 0;
+  /** The buffer being filled, and how much of it is. */
+  private buffer: Buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+  private used = 0;
+  /** Filled buffers waiting for the write in progress, oldest first, with their lengths. */
+  private readonly queue: { buf: Buffer; len: number }[] = [];
+  private queuedBytes = 0;
+  private readonly spares: Buffer[] = [];
   private fd: number;
   private writing = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private reopenWanted = false;
   private closed = false;
-  /** Lines dropped because the buffer was full. */
+  /** Lines dropped because the queue was full. */
   dropped = 0;
-  /** Write errors since start (the line batch is lost, logging goes on). */
+  /** Write errors since start (that buffer's lines are lost, logging goes on). */
   errors = 0;
 
   constructor(
@@ -41,18 +51,48 @@ export class AccessLogWriter {
     return this.target === "stdout" ? 1 : openSync(this.target.path, "a", 0o640);
   }
 
-  /** Queues one line (ending in "\n"). */
-  write(line: string): void {
-    if (this.closed) return;
-    if (this.pendingBytes > MAX_PENDING_BYTES) {
+  /**
+   * Room for a line of up to `max` bytes: afterwards the line goes into `buf` from `at`, and commit()
+   * takes its end. False when the queue is full and the line must be dropped (it is counted).
+   */
+  reserve(max: number): boolean {
+    if (this.closed) return false;
+    if (this.used + max <= this.buffer.length) return true;
+    if (this.queuedBytes > MAX_PENDING_BYTES) {
       this.dropped++;
-      return;
+      return false;
     }
-    this.pending.push(line);
-    this.pendingBytes += line.length;
-    if (this.writing) return;
-    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+    this.seal();
+    // A line longer than a buffer (a huge path) gets one of its own, sealed at commit().
+    if (max > BUFFER_BYTES) {
+      if (this.spares.length < SPARES) this.spares.push(this.buffer);
+      this.buffer = Buffer.allocUnsafe(max);
+    }
+    if (!this.writing) this.flush();
+    return true;
+  }
+
+  get buf(): Buffer {
+    return this.buffer;
+  }
+
+  get at(): number {
+    return this.used;
+  }
+
+  /** The line reserve() made room for ends at `end`. */
+  commit(end: number): void {
+    this.used = end;
+    if (this.buffer.length > BUFFER_BYTES) {
+      this.seal();
+      if (!this.writing) this.flush();
+    } else if (this.timer === null && !this.writing) this.timer = setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  /** Queues one line of text (ending in "\n"). */
+  write(line: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (this.reserve(line.length * 3)) this.commit(this.used + this.buffer.write(line, this.used));
   }
 
   /** Opens the path again once the write in progress is done (logrotate moved the old file). */
@@ -68,21 +108,30 @@ export class AccessLogWriter {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const text = this.take();
+    this.seal();
     try {
-      if (text !== "") for (const part of this.parts(text)) writeSync(this.fd, part);
+      // A write in progress may have written part of the queue's head already; rewriting it whole
+      // would duplicate lines, so that one is left to finish on its own.
+      const from = this.writing ? 1 : 0;
+      for (const q of this.queue.slice(from)) for (const [start, end] of this.parts(q.buf, q.len)) writeSync(this.fd, q.buf, start, end - start);
     } catch (e) {
       this.errors++;
       this.onError(e);
     }
-    if (this.target !== "stdout") closeSync(this.fd);
+    if (this.target !== "stdout" && !this.writing) closeSync(this.fd);
   }
 
-  private take(): string {
-    const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join("");
-    this.pending = [];
-    this.pendingBytes = 0;
-    return text;
+  /** The buffer being filled joins the queue and a fresh one takes its place. */
+  private seal(): void {
+    if (this.used === 0) return;
+    this.enqueue(this.buffer, this.used);
+    this.buffer = this.spares.pop() ?? Buffer.allocUnsafe(BUFFER_BYTES);
+    this.used = 0;
+  }
+
+  private enqueue(buf: Buffer, len: number): void {
+    this.queue.push({ buf, len });
+    this.queuedBytes += len;
   }
 
   private flush(): void {
@@ -101,41 +150,54 @@ export class AccessLogWriter {
         this.onError(e);
       }
     }
-    if (this.pending.length === 0) return;
-    const parts = this.parts(this.take());
+    if (this.queue.length === 0) this.seal();
+    const head = this.queue[0];
+    if (head === undefined) return;
     this.writing = true;
-    this.writeParts(parts, 0);
+    this.writeParts(head.buf, this.parts(head.buf, head.len), 0);
   }
 
-  private writeParts(parts: string[], i: number): void {
+  private writeParts(buf: Buffer, parts: [number, number][], i: number): void {
     if (i >= parts.length) {
       this.writing = false;
-      if (this.reopenWanted || this.pendingBytes >= FLUSH_BYTES) this.flush();
-      else if (this.pending.length > 0) this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+      const done = this.queue.shift();
+      if (done !== undefined) {
+        this.queuedBytes -= done.len;
+        if (done.buf.length === BUFFER_BYTES && this.spares.length < SPARES) this.spares.push(done.buf);
+      }
+      if (this.closed) {
+        if (this.target !== "stdout") closeSync(this.fd);
+      } else if (this.queue.length > 0 || this.reopenWanted) this.flush();
+      else if (this.used > 0) this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
       return;
     }
-    write(this.fd, parts[i]!, (err) => {
+    const [start, end] = parts[i]!;
+    write(this.fd, buf, start, end - start, null, (err, written) => {
       if (err) {
         this.errors++;
         this.onError(err);
+      } else if (written < end - start) {
+        // A short write (a full disk, a signal): the rest of the part goes next.
+        parts[i] = [start + written, end];
+        this.writeParts(buf, parts, i);
+        return;
       }
-      if (this.closed) return;
-      this.writeParts(parts, i + 1);
+      this.writeParts(buf, parts, i + 1);
     });
   }
 
-  /** One part for a file; for stdout, parts under PIPE_BUF cut at line ends. */
-  private parts(text: string): string[] {
-    if (this.target !== "stdout" || text.length <= PIPE_BUF) return [text];
-    const out: string[] = [];
+  /** One part for a file; for stdout, parts within PIPE_BUF cut at line ends. */
+  private parts(buf: Buffer, len: number): [number, number][] {
+    if (this.target !== "stdout" || len <= PIPE_BUF) return [[0, len]];
+    const out: [number, number][] = [];
     let from = 0;
-    while (from < text.length) {
-      let end = Math.min(text.length, from + PIPE_BUF);
-      if (end < text.length) {
-        const nl = text.lastIndexOf("\n", end - 1);
+    while (from < len) {
+      let end = Math.min(len, from + PIPE_BUF);
+      if (end < len) {
+        const nl = buf.lastIndexOf(0x0a, end - 1);
         if (nl >= from) end = nl + 1;
       }
-      out.push(text.slice(from, end));
+      out.push([from, end]);
       from = end;
     }
     return out;

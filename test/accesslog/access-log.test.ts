@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AccessRecord, combinedLine, jsonLine } from "../../src/accesslog/format.ts";
+import { type AccessRecord, combinedLine, jsonLine, type LineEncoder, lineBound } from "../../src/accesslog/format.ts";
 import { AccessLogWriter } from "../../src/accesslog/writer.ts";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
 import { freePort, startNode, type TestNode, until } from "../helpers/node.ts";
@@ -14,6 +14,12 @@ const FIELDS = ["time", "client_ip", "method", "path", "protocol", "status", "by
 
 const tmp = () => mkdtempSync(join(tmpdir(), "cc-access-"));
 const lines = (path: string) => readFileSync(path, "utf8").split("\n").filter((l) => l !== "");
+
+/** A line as text, encoded into a buffer of exactly lineBound()'s size (an overrun would throw). */
+function text(encode: LineEncoder, r: AccessRecord, now: number): string {
+  const buf = Buffer.alloc(lineBound(r));
+  return buf.toString("utf8", 0, encode(r, now, buf, 0));
+}
 
 const rec: AccessRecord = {
   clientIp: "198.18.0.7",
@@ -35,14 +41,32 @@ const rec: AccessRecord = {
 
 describe("line formats", () => {
   test("json: one object per line with every field, client strings escaped", () => {
-    const o = JSON.parse(jsonLine(rec, Date.UTC(2026, 0, 2, 3, 4, 5, 6))) as Record<string, unknown>;
+    const o = JSON.parse(text(jsonLine, rec, Date.UTC(2026, 0, 2, 3, 4, 5, 6))) as Record<string, unknown>;
     expect(Object.keys(o)).toEqual(FIELDS);
     expect(o).toMatchObject({ time: "2026-01-02T03:04:05.006Z", path: rec.path, status: 200, bytes_in: 0, bytes_out: 15, duration_ms: 1.235, attempts: 1 });
-    expect(JSON.parse(jsonLine({ ...rec, bytesIn: -1, bytesOut: -1 }, 0))).toMatchObject({ bytes_in: null, bytes_out: null });
+    expect(JSON.parse(text(jsonLine, { ...rec, bytesIn: -1, bytesOut: -1 }, 0))).toMatchObject({ bytes_in: null, bytes_out: null });
+  });
+
+  test("json: any client string round-trips (quotes, control characters, non-ASCII, lone surrogates), durations to the µs", () => {
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const pick = () => [rnd(0x20), 0x22, 0x5c, 0x7f, 0xe9, 0x2028, 0xd800, 0xdc00, 0x1f600, 0x20 + rnd(0x5f)][rnd(10)]!;
+    for (let i = 0; i < 2000; i++) {
+      let path = "/";
+      for (let k = rnd(40); k > 0; k--) path += String.fromCodePoint(pick());
+      const durationMs = rnd(10_000_000) / 997;
+      const o = JSON.parse(text(jsonLine, { ...rec, path, method: path.slice(0, 3), durationMs }, 0)) as Record<string, unknown>;
+      expect(o.path).toBe(path);
+      expect(o.method).toBe(path.slice(0, 3));
+      expect(o.duration_ms).toBe(Math.round(durationMs * 1000) / 1000);
+    }
   });
 
   test("combined: nginx's fields first, ours appended as key=value; quotes and backslashes escaped", () => {
-    const l = combinedLine({ ...rec, backend: "" }, Date.UTC(2026, 10, 30, 12, 0, 1));
+    const l = text(combinedLine, { ...rec, backend: "" }, Date.UTC(2026, 10, 30, 12, 0, 1));
     expect(l).toBe(
       '198.18.0.7 - - [30/Nov/2026:12:00:01 +0000] "GET /a b\\x22c\\x5cd?x=1 HTTP/1.1" 200 15 "-" "curl/8 \\x22x\\x22" rt=0.001 in=0 pool=default node=n1 backend=- attempts=1 id=ab12-3\n',
     );
@@ -50,6 +74,21 @@ describe("line formats", () => {
 });
 
 describe("writer", () => {
+  test("lines of every size, one longer than a buffer, come out whole and in order across buffers", async () => {
+    const path = join(tmp(), "access.log");
+    const w = new AccessLogWriter({ path });
+    let want = "";
+    for (let i = 0; i < 20_000; i++) {
+      const line = i === 7_000 ? `${"x".repeat(200_000)}\n` : `${i} ${"é".repeat(i % 300)}\n`;
+      want += line;
+      w.write(line);
+    }
+    await until(() => Bun.file(path).size === Buffer.byteLength(want), 5000);
+    w.close();
+    expect(readFileSync(path, "utf8") === want).toBe(true);
+    expect(w.dropped).toBe(0);
+  });
+
   test("buffers lines, writes them shortly after, and after reopen writes to the new file at the same path", async () => {
     const dir = tmp();
     const path = join(dir, "access.log");
