@@ -32,8 +32,9 @@ const CONNS = list("CONNS", "64,256").map(Number);
 const PATHS = list("PATHS", "/small,/64k");
 // "2" = two processes/threads: nginx2 (2 workers), haproxy2 (nbthread 2), clusterclub2 (proxy.workers = 2).
 // nodehttpproxy and fastify: Node.js peers from bench/peers, one process each.
-// clusterclub-log: the same node with the access log on (JSON lines to a file); not in the default list.
-const ALL_TARGETS = ["direct", "nginx", "haproxy", "clusterclub", "plain", "nodehttpproxy", "fastify", "nginx2", "haproxy2", "clusterclub2", "clusterclub-log"];
+// clusterclub-log: the same node with the access log on (JSON lines to a file); nginx-log: nginx with its
+// access log on, the same fields and buffering (its loss next to ours); neither is in the default list.
+const ALL_TARGETS = ["direct", "nginx", "haproxy", "clusterclub", "plain", "nodehttpproxy", "fastify", "nginx2", "haproxy2", "clusterclub2", "clusterclub-log", "nginx-log"];
 const TARGETS = list("TARGETS", "direct,nginx,haproxy,clusterclub,plain,nodehttpproxy,fastify,nginx2,haproxy2,clusterclub2");
 const CC_READY_MS = seconds("CC_READY_TIMEOUT", "30s") * 1000;
 const OUT_DIR = process.env.BENCH_OUT ?? `${REPO_DIR}/.bench-out`;
@@ -131,6 +132,7 @@ async function run(children: Children): Promise<void> {
   for (const name of TARGETS) {
     if (name === "direct") targets.push({ name, port: ports.b1, child: null });
     if (name === "nginx" || name === "nginx2") targets.push(await startNginx(children, ports, name === "nginx2" ? 2 : 1));
+    if (name === "nginx-log") targets.push(await startNginx(children, ports, 1, true));
     if (name === "haproxy" || name === "haproxy2") targets.push(await startHaproxy(children, ports, name === "haproxy2" ? 2 : 1));
     if (name === "plain") targets.push(await startPlain(children, ports));
     if (name in NODE_PEERS) targets.push(await startNodePeer(children, ports, name));

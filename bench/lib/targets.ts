@@ -80,13 +80,23 @@ function withProcs(name: string, procs: number): string {
   return procs === 1 ? name : `${name}${procs}`;
 }
 
-export async function startNginx(children: Children, ports: Ports, workers = 1): Promise<Target> {
-  const name = withProcs("nginx", workers);
+/**
+ * nginx-log's access log: the fields of ClusterClub's JSON line, buffered as ClusterClub buffers (64 KiB,
+ * 100 ms), to a file in the bench's temp dir, so the two loggers' costs compare on the same disk.
+ */
+const NGINX_ACCESS_LOG = (dir: string) => `  log_format cc escape=json '{"time":"$time_iso8601","client_ip":"$remote_addr","method":"$request_method",'
+    '"path":"$request_uri","protocol":"$server_protocol","status":$status,"bytes_in":$request_length,'
+    '"bytes_out":$body_bytes_sent,"duration_ms":$request_time,"pool":"default","node":"$hostname",'
+    '"backend":"$upstream_addr","attempts":1,"request_id":"$request_id"}';
+  access_log ${dir}/access.log cc buffer=64k flush=100ms;`;
+
+export async function startNginx(children: Children, ports: Ports, workers = 1, accessLog = false): Promise<Target> {
+  const name = accessLog ? "nginx-log" : withProcs("nginx", workers);
   const port = await freePort();
   const dir = `${children.dir}/${name}`;
   mkdirSync(dir, { recursive: true });
   const user = process.getuid?.() === 0 ? "user root;" : "";
-  const conf = render("nginx.conf.tmpl", { USER: user, DIR: dir, PORT: port, B1: ports.b1, B2: ports.b2, WORKERS: workers }, `${dir}/nginx.conf`);
+  const conf = render("nginx.conf.tmpl", { USER: user, DIR: dir, PORT: port, B1: ports.b1, B2: ports.b2, WORKERS: workers, ACCESS_LOG: accessLog ? NGINX_ACCESS_LOG(dir) : "  access_log off;" }, `${dir}/nginx.conf`);
   const child = children.spawn(name, ["nginx", "-c", conf, "-p", dir, "-e", `${dir}/nginx-error.log`]);
   await waitReady(name, `http://127.0.0.1:${port}/small`, 15, child, children, 15_000);
   return { name, port, child };
