@@ -13,11 +13,14 @@ export interface AccessRecord {
   path: string;
   protocol: string;
   status: number;
-  /** Request body size from Content-Length, or -1 when not known in advance (chunked). */
+  /** Content-Length, or for a chunked upload the bytes read and passed on; -1 when unknown. */
   bytesIn: number;
-  /** Response body size from Content-Length, or -1 when streamed without one. */
+  /** Bytes handed to the client (Content-Length for small bodies passed through whole); -1 when unknown. */
   bytesOut: number;
-  /** ms from the request's arrival to its response headers being handed back. */
+  /**
+   * ms from the request's arrival to the end of the exchange: the response handed over (small body), the
+   * body's end (streamed), the tunnel's close (WebSocket).
+   */
   durationMs: number;
   pool: string;
   /** The node whose backend served it (this node or the peer it was forwarded to), or "" when none did. */
