@@ -2,20 +2,10 @@
 // and a different seed is a different run. Small N, every fault on, so all the random paths are taken.
 import { expect, test } from "bun:test";
 import { parseArgs } from "../../sim/main.ts";
-import { runScenario, type ScenarioConfig } from "../../sim/scenario.ts";
+import { runScenario } from "../../sim/scenario.ts";
+import { everyFault } from "./scenarios.ts";
 
-const scenario = (seed: number): ScenarioConfig => ({
-  nodes: 16,
-  seed,
-  loss: 0.05,
-  latencyMs: [1, 20],
-  kill: 1,
-  partition: { fraction: 0.3, fromMs: 20_000, toMs: 30_000 },
-  slow: 0.1,
-  durationMs: 60_000,
-  lifeguard: true,
-  timings: { pushPullIntervalMs: 10_000 },
-});
+const scenario = everyFault;
 
 async function run(seed: number): Promise<{ hash: string; log: string; detected: number | null }> {
   let log = "";

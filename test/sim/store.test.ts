@@ -5,20 +5,9 @@ import { expect, test } from "bun:test";
 import { OUR_VSN } from "../../src/cluster/messages.ts";
 import { CompactMemberStore, MemberRegistry } from "../../sim/compactstore.ts";
 import { runScenario, type ScenarioConfig } from "../../sim/scenario.ts";
+import { everyFault } from "./scenarios.ts";
 
-const faults = (store: "compact" | "map"): ScenarioConfig => ({
-  nodes: 16,
-  seed: 11,
-  loss: 0.05,
-  latencyMs: [1, 20],
-  kill: 1,
-  partition: { fraction: 0.3, fromMs: 20_000, toMs: 30_000 },
-  slow: 0.1,
-  durationMs: 60_000,
-  lifeguard: true,
-  timings: { pushPullIntervalMs: 10_000 },
-  store,
-});
+const faults = (store: "compact" | "map"): ScenarioConfig => ({ ...everyFault(11), store });
 
 test("compact tables and the engine's Map store give the same event log (seed 11, every fault on)", async () => {
   const compact = await runScenario(faults("compact"));
