@@ -2,7 +2,7 @@
 // response headers for a body passed through untouched, when the body ends for a watched (streamed) one,
 // when the tunnel closes for a WebSocket.
 
-import type { AccessLog } from "../accesslog/index.ts";
+import type { AccessLog, AccessRecord } from "../accesslog/index.ts";
 import { requestId } from "./errors.ts";
 import { CLIENT_PROTOCOLS } from "./protocol.ts";
 import type { ProxyContext } from "./context.ts";
@@ -20,14 +20,39 @@ export function bodySize(v: string | null): number {
   return Number.isSafeInteger(n) && n >= 0 ? n : -1;
 }
 
-/** The node field: the node of the last target tried (this one or a peer), "" when none was. */
-function nodeOf(sel: Selection, attempts: number, nodeName: string): string {
-  return attempts === 0 ? "" : (sel.peerName ?? nodeName);
+/**
+ * The fields every line takes from the request itself; the caller fills in how it ended (status, bytes,
+ * pool, node, backend, attempts, request id) before recording it. One object per line, filled in place.
+ */
+function line(log: AccessLog, req: Request, info: ForwardingInfo, path: string, start: number): AccessRecord {
+  const h = req.headers;
+  return {
+    clientIp: info.clientIp,
+    method: req.method,
+    path,
+    protocol: PROTOCOL_NAMES[info.protocol]!,
+    status: 0,
+    bytesIn: -1,
+    bytesOut: -1,
+    durationMs: performance.now() - start,
+    pool: "",
+    node: "",
+    backend: "",
+    attempts: 0,
+    requestId: "",
+    referer: log.wantsAgent ? h.get("referer") : null,
+    userAgent: log.wantsAgent ? h.get("user-agent") : null,
+  };
 }
 
-/** The backend field: the last local backend tried, "" otherwise (a peer's backend is logged by that peer). */
-function backendOf(sel: Selection, attempts: number): string {
-  return attempts > 0 && sel.peerName === undefined ? sel.name : "";
+/** Where the request went: its pool, and the node and local backend of the last target tried, if any. */
+function target(r: AccessRecord, pool: string, sel: Selection, attempts: number, nodeName: string): void {
+  r.pool = pool;
+  r.attempts = attempts;
+  if (attempts === 0) return;
+  // A peer's backend is logged by that peer.
+  r.node = sel.peerName ?? nodeName;
+  if (sel.peerName === undefined) r.backend = sel.name;
 }
 
 /**
@@ -36,30 +61,19 @@ function backendOf(sel: Selection, attempts: number): string {
  * A request body without Content-Length counts what was read from the client and passed on by now.
  */
 export function logAnswer(log: AccessLog, ctx: ProxyContext, status: number, nodeName: string, bytesOut: number, id: string | null): void {
-  const h = ctx.req.headers;
+  const r = line(log, ctx.req, ctx.info, ctx.routed.path, ctx.start);
   const upload = ctx.upload;
   let bytesIn = 0;
   if (upload !== null) {
-    bytesIn = bodySize(h.get("content-length"));
+    bytesIn = bodySize(ctx.req.headers.get("content-length"));
     if (bytesIn < 0) bytesIn = upload.received;
   }
-  log.record({
-    clientIp: ctx.info.clientIp,
-    method: ctx.method,
-    path: ctx.routed.path,
-    protocol: PROTOCOL_NAMES[ctx.protocol]!,
-    status,
-    bytesIn,
-    bytesOut,
-    durationMs: performance.now() - ctx.start,
-    pool: ctx.routed.pool,
-    node: nodeOf(ctx.sel, ctx.attempts, nodeName),
-    backend: backendOf(ctx.sel, ctx.attempts),
-    attempts: ctx.attempts,
-    requestId: id ?? requestId(),
-    referer: log.wantsAgent ? h.get("referer") : null,
-    userAgent: log.wantsAgent ? h.get("user-agent") : null,
-  });
+  r.status = status;
+  r.bytesIn = bytesIn;
+  r.bytesOut = bytesOut;
+  target(r, ctx.routed.pool, ctx.sel, ctx.attempts, nodeName);
+  r.requestId = id ?? requestId();
+  log.record(r);
 }
 
 /**
@@ -76,45 +90,21 @@ export function logTunnel(
   start: number,
   end: { status: number; attempts: number; bytesIn: number; bytesOut: number; id: string | null },
 ): void {
-  const h = req.headers;
-  log.record({
-    clientIp: info.clientIp,
-    method: req.method,
-    path: routed.path,
-    protocol: PROTOCOL_NAMES[info.protocol]!,
-    status: end.status,
-    bytesIn: end.bytesIn,
-    bytesOut: end.bytesOut,
-    durationMs: performance.now() - start,
-    pool: routed.pool,
-    node: nodeOf(sel, end.attempts, nodeName),
-    backend: backendOf(sel, end.attempts),
-    attempts: end.attempts,
-    requestId: end.id ?? requestId(),
-    referer: log.wantsAgent ? h.get("referer") : null,
-    userAgent: log.wantsAgent ? h.get("user-agent") : null,
-  });
+  const r = line(log, req, info, routed.path, start);
+  r.status = end.status;
+  r.bytesIn = end.bytesIn;
+  r.bytesOut = end.bytesOut;
+  target(r, routed.pool, sel, end.attempts, nodeName);
+  r.requestId = end.id ?? requestId();
+  log.record(r);
 }
 
 /** A request answered before it had a context (bad framing, too large, CONNECT, no route, rate limited). */
 export function logRefusal(log: AccessLog, req: Request, info: ForwardingInfo, path: string, res: Response, start: number): void {
-  const { clientIp, protocol } = info;
-  const h = req.headers;
-  log.record({
-    clientIp,
-    method: req.method,
-    path,
-    protocol: PROTOCOL_NAMES[protocol]!,
-    status: res.status,
-    bytesIn: bodySize(h.get("content-length")),
-    bytesOut: bodySize(res.headers.get("content-length")),
-    durationMs: performance.now() - start,
-    pool: "",
-    node: "",
-    backend: "",
-    attempts: 0,
-    requestId: res.headers.get("x-request-id") ?? requestId(),
-    referer: log.wantsAgent ? h.get("referer") : null,
-    userAgent: log.wantsAgent ? h.get("user-agent") : null,
-  });
+  const r = line(log, req, info, path, start);
+  r.status = res.status;
+  r.bytesIn = bodySize(req.headers.get("content-length"));
+  r.bytesOut = bodySize(res.headers.get("content-length"));
+  r.requestId = res.headers.get("x-request-id") ?? requestId();
+  log.record(r);
 }

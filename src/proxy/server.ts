@@ -236,13 +236,13 @@ export class ProxyServer implements DataPlane {
     return t;
   }
 
-  /** The node's own answer for an error kind; the kind carries the status. */
   /** A local answer before any attempt (refused, not routed, rate limited), access-logged like an answered one. */
   private refuse(req: Request, info: ForwardingInfo, path: string, start: number, res: Response): Response {
     if (this.access !== null) logRefusal(this.access, req, info, path, res, start);
     return res;
   }
 
+  /** The node's own answer for an error kind; the kind carries the status. */
   private local(kind: ProxyErrorKind, opts?: ErrorResponseOptions): Response {
     const res = errorResponse(kind, requestId(), opts);
     this.d.stats.recordLocal(res.status);
