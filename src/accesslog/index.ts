@@ -41,8 +41,4 @@ export class AccessLog {
   close(): void {
     this.writer.close();
   }
-
-  get dropped(): number {
-    return this.writer.dropped;
-  }
 }

@@ -89,12 +89,6 @@ export class AccessLogWriter {
     } else if (this.timer === null && !this.writing) this.timer = setTimeout(() => this.flush(), FLUSH_MS);
   }
 
-  /** Queues one line of text (ending in "\n"). */
-  write(line: string): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    if (this.reserve(line.length * 3)) this.commit(this.used + this.buffer.write(line, this.used));
-  }
-
   /** Opens the path again once the write in progress is done (logrotate moved the old file). */
   reopen(): void {
     if (this.target === "stdout") return;
