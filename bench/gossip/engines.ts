@@ -108,7 +108,7 @@ export class EngineCluster {
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== w);
-        reject(new Error(`${what}: not within ${timeoutMs} ms`));
+        reject(new Error(`${what}: not within ${timeoutMs} ms (live engines knowing each member: ${this.knows.join(" ")})`));
       }, timeoutMs);
       this.waiters.push(w);
     });

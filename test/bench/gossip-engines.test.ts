@@ -5,7 +5,10 @@ import { afterEach, expect, test } from "bun:test";
 import { EngineCluster, lagProbe } from "../../bench/gossip/engines.ts";
 import { configureLogging } from "../../src/log.ts";
 
-const FAST = { probeIntervalMs: 200, probeTimeoutMs: 100, gossipIntervalMs: 50, suspicionMult: 2, pushPullIntervalMs: 0 };
+// Push/pull stays on, as in production: gossip alone reaches every member only with high probability
+// (each fact goes out retransmitMult × log10(n+1) = 4 times per node at 8 nodes), and on a loaded CI
+// machine, about one run in ten without it left an engine that never heard of the last joiners.
+const FAST = { probeIntervalMs: 200, probeTimeoutMs: 100, gossipIntervalMs: 50, suspicionMult: 2, pushPullIntervalMs: 1000 };
 let cluster: EngineCluster | null = null;
 afterEach(async () => {
   await cluster?.shutdown();
