@@ -60,5 +60,8 @@ export function errorResponse(kind: ProxyErrorKind, id: string, opts: ErrorRespo
   if (opts.markNoBackend) headers[NO_BACKEND_HEADER] = "1";
   if (opts.headers) Object.assign(headers, opts.headers);
   const detail = opts.detail ? ` (${opts.detail})` : "";
-  return new Response(`${status} ${TEXT[kind]}${detail}; request id ${id}\n`, { status, headers });
+  const body = `${status} ${TEXT[kind]}${detail}; request id ${id}\n`;
+  // Stated, not left to Bun: the access log reads the size of the node's own answers from it.
+  headers["content-length"] = String(Buffer.byteLength(body));
+  return new Response(body, { status, headers });
 }

@@ -111,6 +111,29 @@ describe("writer", () => {
     expect(lines(path)).toEqual(["after reopen"]);
     expect(w.dropped).toBe(0);
   });
+
+  test("a reader that stops reading (a full pipe) stalls neither the event loop nor later lines", async () => {
+    const dir = tmp();
+    const [fifo, go, out] = [join(dir, "fifo"), join(dir, "go"), join(dir, "out")];
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    // Opens the pipe, reads nothing until the test says so, then copies it all to `out`.
+    const reader = Bun.spawn(["sh", "-c", 'exec 3<"$0"; while [ ! -e "$1" ]; do sleep 0.02; done; cat <&3 > "$2"', fifo, go, out]);
+    const w = new AccessLogWriter({ path: fifo });
+    let want = "";
+    for (let i = 0; i < 20_000; i++) {
+      const line = `${i} ${"x".repeat(40)}\n`;
+      want += line;
+      writeLine(w, line);
+    }
+    // 900 KiB against a 64 KiB pipe nobody reads: a write on the event loop (writeSync) would block it
+    // here for good, and the reader would never be told to start.
+    await Bun.sleep(50);
+    writeFileSync(go, "");
+    w.close();
+    expect(await reader.exited).toBe(0);
+    expect(readFileSync(out, "utf8") === want).toBe(true);
+    expect(w.dropped).toBe(0);
+  });
 });
 
 /** A node with a JSON access log at `path`, in front of backend "a"; both stopped after `fn`. */
@@ -147,7 +170,10 @@ describe("a node with the access log on", () => {
       expect(got[0]).toMatchObject({ client_ip: "127.0.0.1", method: "GET", path: "/small?q=1", protocol: "HTTP/1.1", status: 200, bytes_in: 0, pool: "default", node: "logger", backend, attempts: 1 });
       expect(got[1]).toMatchObject({ method: "POST", path: "/echo", status: 200, bytes_in: 5, backend });
       expect(got[2]).toMatchObject({ path: "/status/503", status: 503, backend });
-      expect(got[3]).toMatchObject({ method: "POST", path: "/echo", status: refusedStatus, node: "", backend: "", attempts: 0 });
+      // The node's own answer is logged with the size it sent (it used to be null: Bun, not the node, knew it).
+      const refusedLength = Number(/\r\ncontent-length: (\d+)\r\n/i.exec(answer)?.[1]);
+      expect(refusedLength).toBeGreaterThan(0);
+      expect(got[3]).toMatchObject({ method: "POST", path: "/echo", status: refusedStatus, bytes_out: refusedLength, node: "", backend: "", attempts: 0 });
       for (const o of got) {
         expect(typeof o.duration_ms).toBe("number");
         expect(o.request_id).toMatch(/^[0-9a-z]+-[0-9a-z]+$/);
