@@ -44,6 +44,8 @@ export interface TunnelData {
   bytesOut: number;
   attempts: number;
   log: TunnelLog | null;
+  /** Its backend's pick: a tunnel counts in flight (least_conn, p2c_ewma) until it closes. */
+  sel: Selection;
 }
 
 /** Payload bytes of a message: a string's UTF-8 length, a binary message's length. */
@@ -146,8 +148,10 @@ export class WebSocketTunnel {
       if (sel.peerName === undefined) upstreamHeaders.delete(POOL_HEADER);
       else upstreamHeaders.set(POOL_HEADER, routed.signal);
       const path = sel.peerName === undefined ? routed.backendPath : routed.path;
+      sel.begin();
       const upstream = await openUpstream(isWsUrl(sel.origin) + path, upstreamHeaders, protocols, timeoutMs, tls);
       if (isOpenFailure(upstream)) {
+        sel.release();
         // A handshake the upstream refused is its answer to this client, not a sign of ill health:
         // the backend stays up and the client gets 502 (or 504), with no retry elsewhere.
         if (upstream.kind === "timeout") return answer(errorResponse("timeout", requestId(), { detail: "websocket" }));
@@ -159,7 +163,7 @@ export class WebSocketTunnel {
         sel.exclude();
         continue;
       }
-      const data: TunnelData = { upstream, pending: [], client: null, bytesIn: 0, bytesOut: 0, attempts: tries, log };
+      const data: TunnelData = { upstream, pending: [], client: null, bytesIn: 0, bytesOut: 0, attempts: tries, log, sel };
       upstream.onmessage = (e: MessageEvent) => {
         const m = e.data as string | ArrayBuffer;
         data.bytesOut += payloadBytes(m);
@@ -176,6 +180,7 @@ export class WebSocketTunnel {
         this.opened++;
         return undefined;
       }
+      sel.release();
       upstream.close(1011, "client upgrade failed");
       return answer(new Response("400 bad WebSocket upgrade request\n", { status: 400 }));
     }
@@ -202,6 +207,7 @@ export class WebSocketTunnel {
     close: (ws, code, reason) => {
       this.active--;
       const d = ws.data;
+      d.sel.release();
       d.log?.closed(d.attempts, d.bytesIn, d.bytesOut);
       d.log = null;
       const up = d.upstream;

@@ -104,6 +104,31 @@ describe("balancing policies", () => {
     expect(t.fast).toBeGreaterThan(50);
   }, 10_000);
 
+  test("least_conn: an open WebSocket tunnel counts in flight until it closes", async () => {
+    const a = startBackend({ name: "a" });
+    const b = startBackend({ name: "b" });
+    const node = await setup([a, b], 'balance = "least_conn"');
+    const inFlight = (name: string) => node.router.pool("default")?.loadOf(name === "a" ? 0 : 1)?.inFlight;
+    const ws = new WebSocket(`${node.url.replace("http:", "ws:")}/ws`);
+    const greeting = await new Promise<string>((resolve, reject) => {
+      ws.onmessage = (e) => resolve(String(e.data));
+      ws.onerror = () => reject(new Error("websocket failed"));
+    });
+    const held = greeting.replace("hello ", "");
+    const other = held === "a" ? "b" : "a";
+    expect(inFlight(held)).toBe(1);
+    // Tunnels were not counted: ties would then alternate, and half of these went to `held`.
+    for (let i = 0; i < 10; i++) expect(await who(`${node.url}/`)).toBe(other);
+    ws.close();
+    await until(() => inFlight(held) === 0, 3000);
+    const t: Record<string, number> = {};
+    for (let i = 0; i < 10; i++) {
+      const name = await who(`${node.url}/`);
+      t[name] = (t[name] ?? 0) + 1;
+    }
+    expect(t).toEqual({ a: 5, b: 5 });
+  });
+
   test("least_conn: streamed responses count in flight until their bodies end, exactly once", async () => {
     const streamer = streamingBackend("streamer", true);
     const quick = streamingBackend("quick", false);
