@@ -2,9 +2,10 @@
 // One line per answered request, encoded on the request path into a byte buffer, written off it (writer.ts).
 
 import { type AccessFormat, type AccessRecord, combinedLine, jsonLine, type LineEncoder, lineBound } from "./format.ts";
-import { AccessLogWriter } from "./writer.ts";
+import { AccessLogWriter, type LostLines } from "./writer.ts";
 
 export type { AccessFormat, AccessRecord } from "./format.ts";
+export type { LostLines } from "./writer.ts";
 
 export interface AccessLogConfig {
   /** "off", "stdout" or a file path. */
@@ -18,15 +19,15 @@ export class AccessLog {
   /** Only the combined format writes Referer and User-Agent: JSON lines skip reading them. */
   readonly wantsAgent: boolean;
 
-  constructor(cfg: AccessLogConfig, onError?: (e: unknown) => void) {
-    this.writer = new AccessLogWriter(cfg.access === "stdout" ? "stdout" : { path: cfg.access }, onError);
+  constructor(cfg: AccessLogConfig, onError?: (e: unknown) => void, lost?: LostLines) {
+    this.writer = new AccessLogWriter(cfg.access === "stdout" ? "stdout" : { path: cfg.access }, onError, lost);
     this.encode = cfg.format === "combined" ? combinedLine : jsonLine;
     this.wantsAgent = cfg.format === "combined";
   }
 
   /** The configured log, or null when it is off. */
-  static open(cfg: AccessLogConfig | undefined, onError?: (e: unknown) => void): AccessLog | null {
-    return cfg === undefined || cfg.access === "off" ? null : new AccessLog(cfg, onError);
+  static open(cfg: AccessLogConfig | undefined, onError?: (e: unknown) => void, lost?: LostLines): AccessLog | null {
+    return cfg === undefined || cfg.access === "off" ? null : new AccessLog(cfg, onError, lost);
   }
 
   record(r: AccessRecord): void {

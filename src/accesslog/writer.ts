@@ -24,6 +24,21 @@ const SPARES = 2;
 
 export type AccessTarget = "stdout" | { path: string };
 
+/** Where the writer counts the lines it could not write (ProxyStats's counter slots, for /metrics). */
+export interface LostLines {
+  /** Dropped while the queue was full: the disk could not keep up. */
+  dropped: { value: number };
+  /** In a write that failed (a full disk, an I/O error). */
+  failed: { value: number };
+}
+
+/** Lines (newlines) in buf[start, end). */
+function lineCount(buf: Buffer, start: number, end: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(0x0a, start); i !== -1 && i < end; i = buf.indexOf(0x0a, i + 1)) n++;
+  return n;
+}
+
 export class AccessLogWriter {
   /** The buffer being filled, and how much of it is. */
   private buffer: Buffer = Buffer.allocUnsafe(BUFFER_BYTES);
@@ -37,14 +52,12 @@ export class AccessLogWriter {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private reopenWanted = false;
   private closed = false;
-  /** Lines dropped because the queue was full. */
-  dropped = 0;
-  /** Write errors since start (that buffer's lines are lost, logging goes on). */
-  errors = 0;
 
   constructor(
     private readonly target: AccessTarget,
     private readonly onError: (e: unknown) => void = () => {},
+    /** A failed write loses its buffer's lines and logging goes on; both kinds of loss are counted here. */
+    readonly lost: LostLines = { dropped: { value: 0 }, failed: { value: 0 } },
   ) {
     this.fd = this.open();
   }
@@ -61,7 +74,7 @@ export class AccessLogWriter {
     if (this.closed) return false;
     if (this.used + max <= this.buffer.length) return true;
     if (this.queuedBytes > MAX_PENDING_BYTES) {
-      this.dropped++;
+      this.lost.dropped.value++;
       return false;
     }
     this.seal();
@@ -105,14 +118,18 @@ export class AccessLogWriter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.seal();
-    try {
-      // A write in progress may have written part of the queue's head already; rewriting it whole
-      // would duplicate lines, so that one is left to finish on its own.
-      const from = this.writing ? 1 : 0;
-      for (const q of this.queue.slice(from)) for (const [start, end] of this.parts(q.buf, q.len)) writeSync(this.fd, q.buf, start, end - start);
-    } catch (e) {
-      this.errors++;
-      this.onError(e);
+    // A write in progress may have written part of the queue's head already; rewriting it whole
+    // would duplicate lines, so that one is left to finish on its own.
+    const from = this.writing ? 1 : 0;
+    for (const q of this.queue.slice(from)) {
+      for (const [start, end] of this.parts(q.buf, q.len)) {
+        try {
+          writeSync(this.fd, q.buf, start, end - start);
+        } catch (e) {
+          this.lost.failed.value += lineCount(q.buf, start, end);
+          this.onError(e);
+        }
+      }
     }
     if (this.target !== "stdout" && !this.writing) closeSync(this.fd);
   }
@@ -142,7 +159,6 @@ export class AccessLogWriter {
         this.fd = fd;
       } catch (e) {
         // Keep writing to the old descriptor rather than lose lines.
-        this.errors++;
         this.onError(e);
       }
     }
@@ -170,7 +186,7 @@ export class AccessLogWriter {
     const [start, end] = parts[i]!;
     write(this.fd, buf, start, end - start, null, (err, written) => {
       if (err) {
-        this.errors++;
+        this.lost.failed.value += lineCount(buf, start, end);
         this.onError(err);
       } else if (written < end - start) {
         // A short write (a full disk, a signal): the rest of the part goes next.

@@ -14,6 +14,8 @@ export interface StatsDump {
   latency: HistogramSnapshot;
   retries: number;
   inFlight: number;
+  /** Access log lines lost so far: dropped, in failed writes. */
+  accessLogLost: [dropped: number, failed: number];
 }
 
 export interface TargetStats {
@@ -28,6 +30,12 @@ export class ProxyStats {
   readonly localAnswers = new Counter("clusterclub_local_responses_total", "Answers made by the node itself, by status");
   readonly latency = new Histogram("clusterclub_upstream_response_seconds", "Time from forwarding to upstream response headers", LATENCY_BUCKETS_S);
   readonly retries = new Counter("clusterclub_retries_total", "Requests sent to another target after a failed attempt");
+  private readonly lostLines = new Counter(
+    "clusterclub_access_log_lost_lines_total",
+    "Access log lines not written: dropped while the disk could not keep up, or in a write that failed",
+  );
+  /** The access log's writer counts into these (accesslog/writer.ts). */
+  readonly accessLogLost = { dropped: this.lostLines.slot({ reason: "dropped" }), failed: this.lostLines.slot({ reason: "write_failed" }) };
   /** Keyed by "<pool> <target>" (a pool name has no space). */
   private readonly targets = new Map<string, TargetStats & { pool: string; name: string }>();
   private readonly localSlots = new Map<number, { value: number }>();
@@ -41,6 +49,7 @@ export class ProxyStats {
     reg.add(this.localAnswers);
     reg.add(this.latency);
     reg.add(this.retries);
+    reg.add(this.lostLines);
     reg.add(new CallbackGauge("clusterclub_requests_in_flight", "Requests being proxied now", () => [{ labels: {}, value: this.readInFlight() }]));
   }
 
@@ -72,6 +81,7 @@ export class ProxyStats {
       latency: this.latency.snapshot(),
       retries: this.retrySlot.value,
       inFlight: this.readInFlight(),
+      accessLogLost: [this.accessLogLost.dropped.value, this.accessLogLost.failed.value],
     };
   }
 
@@ -91,6 +101,8 @@ export class ProxyStats {
     if (prev) this.latency.addSnapshot(prev.latency, -1);
     this.latency.addSnapshot(next.latency);
     this.retrySlot.value += next.retries - (prev?.retries ?? 0);
+    this.accessLogLost.dropped.value += next.accessLogLost[0] - (prev?.accessLogLost[0] ?? 0);
+    this.accessLogLost.failed.value += next.accessLogLost[1] - (prev?.accessLogLost[1] ?? 0);
   }
 
   private localSlot(status: number): { value: number } {

@@ -1,5 +1,6 @@
-// The access log: its line formats, its writer (buffered, O_APPEND, reopen), a node writing it, and a
-// node process with two workers reopening its file on SIGUSR1 (logrotate's move-then-signal).
+// The access log: its line formats, its writer (buffered, O_APPEND, reopen, lost lines counted), a node
+// writing it, and node processes with two workers reopening its file on SIGUSR1 (logrotate's
+// move-then-signal) and counting the lines a full disk lost in /metrics.
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -91,7 +92,7 @@ describe("writer", () => {
     await until(() => Bun.file(path).size === Buffer.byteLength(want), 5000);
     w.close();
     expect(readFileSync(path, "utf8") === want).toBe(true);
-    expect(w.dropped).toBe(0);
+    expect(w.lost.dropped.value).toBe(0);
   });
 
   test("buffers lines, writes them shortly after, and after reopen writes to the new file at the same path", async () => {
@@ -109,7 +110,7 @@ describe("writer", () => {
     w.close();
     expect(lines(`${path}.1`).at(-1)).toBe("after move, before reopen");
     expect(lines(path)).toEqual(["after reopen"]);
-    expect(w.dropped).toBe(0);
+    expect(w.lost.dropped.value).toBe(0);
   });
 
   test("a reader that stops reading (a full pipe) stalls neither the event loop nor later lines", async () => {
@@ -132,7 +133,38 @@ describe("writer", () => {
     w.close();
     expect(await reader.exited).toBe(0);
     expect(readFileSync(out, "utf8") === want).toBe(true);
-    expect(w.dropped).toBe(0);
+    expect(w.lost.dropped.value).toBe(0);
+  });
+
+  test("a disk that cannot keep up: lines past 16 MiB in waiting are dropped and counted, the rest come out whole", async () => {
+    const dir = tmp();
+    const [fifo, go, out] = [join(dir, "fifo"), join(dir, "go"), join(dir, "out")];
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const reader = Bun.spawn(["sh", "-c", 'exec 3<"$0"; while [ ! -e "$1" ]; do sleep 0.02; done; cat <&3 > "$2"', fifo, go, out]);
+    const w = new AccessLogWriter({ path: fifo });
+    const total = 400_000;
+    for (let i = 0; i < total; i++) writeLine(w, `${i} ${"x".repeat(50)}\n`);
+    expect(w.lost.dropped.value).toBeGreaterThan(0);
+    writeFileSync(go, "");
+    w.close();
+    expect(await reader.exited).toBe(0);
+    const got = lines(out);
+    expect(got.length + w.lost.dropped.value).toBe(total);
+    // What was kept is the oldest lines, in order (the newest are dropped first).
+    expect(got.every((l, i) => l.startsWith(`${i} `))).toBe(true);
+    expect(w.lost.failed.value).toBe(0);
+  });
+
+  test("a write that fails (a full disk) loses its lines, counts them and logging goes on", async () => {
+    const errors: unknown[] = [];
+    const w = new AccessLogWriter({ path: "/dev/full" }, (e) => errors.push(e));
+    for (let i = 0; i < 10; i++) writeLine(w, `line ${i}\n`);
+    await until(() => w.lost.failed.value === 10, 2000);
+    for (let i = 0; i < 5; i++) writeLine(w, `line ${i}\n`);
+    w.close();
+    expect(w.lost.failed.value).toBe(15);
+    expect(w.lost.dropped.value).toBe(0);
+    expect(String(errors[0])).toContain("ENOSPC");
   });
 });
 
@@ -283,6 +315,33 @@ describe("a node with the access log on", () => {
       for (const l of lines(path)) expect(l).toMatch(combined);
       expect(lines(`${path}.1`).every((l) => l.includes("/before/"))).toBe(true);
       expect(lines(path).every((l) => l.includes("/after/"))).toBe(true);
+    } finally {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      await a.stop();
+    }
+  }, 30_000);
+
+  test("lines lost by workers (a full disk) are counted in the node's /metrics", async () => {
+    const a = startBackend({ name: "a" });
+    const [proxyPort, adminPort] = [freePort(), freePort()];
+    const cfg = join(tmp(), "c.toml");
+    writeFileSync(
+      cfg,
+      `[cluster]\nlisten_port = 0\nbind_address = "127.0.0.1"\n[proxy]\nlisten_port = ${proxyPort}\nbind_address = "127.0.0.1"\nworkers = 2\n` +
+        `[admin]\nlisten_port = ${adminPort}\n[health]\ninterval = "30s"\n[log]\naccess = "/dev/full"\n[[backends]]\naddress = "127.0.0.1:${a.port}"\n`,
+    );
+    const proc = Bun.spawn(["bun", MAIN, cfg, "--log-level", "error"], { stdout: "ignore", stderr: "inherit" });
+    const lost = async (reason: string) => {
+      const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+      return Number(new RegExp(`^clusterclub_access_log_lost_lines_total\\{reason="${reason}"\\} (\\d+)$`, "m").exec(text)?.[1]);
+    };
+    try {
+      await until(async () => (await fetch(`http://127.0.0.1:${adminPort}/health`).catch(() => null))?.ok === true, 15_000);
+      expect(await lost("write_failed")).toBe(0);
+      for (let i = 0; i < 30; i++) expect((await fetch(`http://127.0.0.1:${proxyPort}/`, { keepalive: false })).status).toBe(200);
+      await until(async () => (await lost("write_failed")) === 30, 5000);
+      expect(await lost("dropped")).toBe(0);
     } finally {
       proc.kill("SIGTERM");
       await proc.exited;
