@@ -13,20 +13,38 @@ export interface AccessLogConfig {
   format: AccessFormat;
 }
 
+/** Write errors are reported at most this often: a full disk fails every buffer, and /metrics counts every lost line. */
+const REPORT_EVERY_MS = 10_000;
+
+/** `report` called for the first error and then at most once per REPORT_EVERY_MS, with how many came since. */
+function throttled(report: (e: unknown, since: number) => void): (e: unknown) => void {
+  let last = -Infinity;
+  let since = 0;
+  return (e) => {
+    since++;
+    const now = performance.now();
+    if (now - last < REPORT_EVERY_MS) return;
+    last = now;
+    report(e, since);
+    since = 0;
+  };
+}
+
 export class AccessLog {
   private readonly writer: AccessLogWriter;
   private readonly encode: LineEncoder;
   /** Only the combined format writes Referer and User-Agent: JSON lines skip reading them. */
   readonly wantsAgent: boolean;
 
-  constructor(cfg: AccessLogConfig, onError?: (e: unknown) => void, lost?: LostLines) {
-    this.writer = new AccessLogWriter(cfg.access === "stdout" ? "stdout" : { path: cfg.access }, onError, lost);
+  /** `onError(e, errors)`: the latest error, and how many there were since the previous report (this one included). */
+  constructor(cfg: AccessLogConfig, onError?: (e: unknown, errors: number) => void, lost?: LostLines) {
+    this.writer = new AccessLogWriter(cfg.access === "stdout" ? "stdout" : { path: cfg.access }, onError && throttled(onError), lost);
     this.encode = cfg.format === "combined" ? combinedLine : jsonLine;
     this.wantsAgent = cfg.format === "combined";
   }
 
   /** The configured log, or null when it is off. */
-  static open(cfg: AccessLogConfig | undefined, onError?: (e: unknown) => void, lost?: LostLines): AccessLog | null {
+  static open(cfg: AccessLogConfig | undefined, onError?: (e: unknown, errors: number) => void, lost?: LostLines): AccessLog | null {
     return cfg === undefined || cfg.access === "off" ? null : new AccessLog(cfg, onError, lost);
   }
 

@@ -113,7 +113,7 @@ export class ProxyServer implements DataPlane {
         : new FetchUpstream(FETCH_MAX_IN_FLIGHT, d.peerTls);
     this.proto = d.cfg.tls ? "https" : "http";
     this.websockets = new WebSocketTunnel(d.log);
-    this.access = AccessLog.open(d.accessLog, (e) => d.log.warn("access log write failed", { error: e }), d.stats.accessLogLost);
+    this.access = AccessLog.open(d.accessLog, (e, errors) => d.log.warn("access log write failed", { error: e, errors }), d.stats.accessLogLost);
   }
 
   reopenLogs(): void {

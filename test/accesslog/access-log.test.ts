@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AccessRecord, combinedLine, jsonLine, type LineEncoder, lineBound } from "../../src/accesslog/format.ts";
+import { AccessLog } from "../../src/accesslog/index.ts";
 import { AccessLogWriter } from "../../src/accesslog/writer.ts";
 import { type BackendHandle, startBackend } from "../fixtures/backend.ts";
 import { freePort, startNode, type TestNode, until } from "../helpers/node.ts";
@@ -169,6 +170,17 @@ describe("writer", () => {
     expect(w.lost.failed.value).toBe(15);
     expect(w.lost.dropped.value).toBe(0);
     expect(String(errors[0])).toContain("ENOSPC");
+  });
+
+  test("a full disk is reported once, not once per failed buffer; every lost line is counted", async () => {
+    const reports: number[] = [];
+    const lost = { dropped: { value: 0 }, failed: { value: 0 } };
+    const log = new AccessLog({ access: "/dev/full", format: "json" }, (_e, errors) => reports.push(errors), lost);
+    // About 1,000 lines of ~250 bytes: four 64 KiB buffers, four failed writes.
+    for (let i = 0; i < 1000; i++) log.record({ ...rec, requestId: `r-${i}` });
+    await until(() => lost.failed.value === 1000, 3000);
+    expect(reports).toEqual([1]);
+    log.close();
   });
 });
 
