@@ -45,6 +45,13 @@ function range(flag: string, v: string): [number, number] {
   return r;
 }
 
+/** One of `allowed`, or a UsageError naming them. */
+function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
+  const hit = allowed.find((a) => a === v);
+  if (hit === undefined) throw new UsageError(`${flag}: expected ${allowed.join(" or ")}, got ${JSON.stringify(v)}`);
+  return hit;
+}
+
 function share(flag: string, v: string, max = 1): number {
   const n = Number(v);
   if (v === "" || !Number.isFinite(n) || n < 0 || n >= max) throw new UsageError(`${flag}: expected a number in [0, ${max}), got ${JSON.stringify(v)}`);
@@ -100,12 +107,9 @@ export function parseArgs(argv: string[]): { cfg: ScenarioConfig; json: boolean;
       case "--slow":
         cfg.slow = share(flag, value());
         break;
-      case "--slow-mode": {
-        const v = value();
-        if (v !== "loop" && v !== "recv") throw new UsageError(`${flag}: expected loop or recv, got ${JSON.stringify(v)}`);
-        cfg.slowMode = v;
+      case "--slow-mode":
+        cfg.slowMode = oneOf(flag, value(), ["loop", "recv"] as const);
         break;
-      }
       case "--stall":
         cfg.stallMs = range(flag, value());
         if (cfg.stallMs[0] < 1) throw new UsageError(`${flag}: must be ≥ 1ms`);
@@ -122,12 +126,9 @@ export function parseArgs(argv: string[]): { cfg: ScenarioConfig; json: boolean;
       case "--settled":
         cfg.bootstrap = "settled";
         break;
-      case "--store": {
-        const v = value();
-        if (v !== "compact" && v !== "map") throw new UsageError(`${flag}: expected compact or map, got ${JSON.stringify(v)}`);
-        cfg.store = v;
+      case "--store":
+        cfg.store = oneOf(flag, value(), ["compact", "map"] as const);
         break;
-      }
       case "--probe-interval": {
         const ms = duration(flag, value());
         if (ms < 2) throw new UsageError(`${flag}: must be ≥ 2ms`);
