@@ -20,6 +20,11 @@ export function bodySize(v: string | null): number {
   return Number.isSafeInteger(n) && n >= 0 ? n : -1;
 }
 
+/** The node's own answer, read back for its line (error paths only): its status, size and X-Request-Id. */
+export function ownAnswer(res: Response): { status: number; bytesOut: number; id: string | null } {
+  return { status: res.status, bytesOut: bodySize(res.headers.get("content-length")), id: res.headers.get("x-request-id") };
+}
+
 /**
  * The fields every line takes from the request itself; the caller fills in how it ended (status, bytes,
  * pool, node, backend, attempts, request id) before recording it. One object per line, filled in place.
@@ -102,9 +107,10 @@ export function logTunnel(
 /** A request answered before it had a context (bad framing, too large, CONNECT, no route, rate limited). */
 export function logRefusal(log: AccessLog, req: Request, info: ForwardingInfo, path: string, res: Response, start: number): void {
   const r = line(log, req, info, path, start);
-  r.status = res.status;
+  const own = ownAnswer(res);
+  r.status = own.status;
   r.bytesIn = bodySize(req.headers.get("content-length"));
-  r.bytesOut = bodySize(res.headers.get("content-length"));
-  r.requestId = res.headers.get("x-request-id") ?? requestId();
+  r.bytesOut = own.bytesOut;
+  r.requestId = own.id ?? requestId();
   log.record(r);
 }

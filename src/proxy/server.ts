@@ -21,7 +21,7 @@ import { altSvc, HTTP1, HTTP2, HTTP3, looksLikeH2, type ProtocolIndex, viaTokens
 import { ClientHead, type ForwardingInfo } from "./request-head.ts";
 import { Selection } from "./selection.ts";
 import { AccessLog, type AccessLogConfig } from "../accesslog/index.ts";
-import { bodySize, logAnswer, logRefusal, logTunnel } from "./access.ts";
+import { bodySize, logAnswer, logRefusal, logTunnel, ownAnswer } from "./access.ts";
 import { requestKey } from "../routing/balance/key.ts";
 import { UpstreamClient } from "./upstream/client.ts";
 import { RequestBody, WATCH_RESPONSES_FROM, watchDownload } from "./transfer.ts";
@@ -471,10 +471,7 @@ export class ProxyServer implements DataPlane {
   private tunnelLog(access: AccessLog, req: Request, info: ForwardingInfo, routed: RouteDecision, sel: Selection, start: number): TunnelLog {
     const node = this.d.nodeName;
     return {
-      refused: (res, attempts) => {
-        const end = { status: res.status, attempts, bytesIn: 0, bytesOut: bodySize(res.headers.get("content-length")), id: res.headers.get("x-request-id") };
-        logTunnel(access, req, info, routed, sel, node, start, end);
-      },
+      refused: (res, attempts) => logTunnel(access, req, info, routed, sel, node, start, { ...ownAnswer(res), attempts, bytesIn: 0 }),
       closed: (attempts, bytesIn, bytesOut) => logTunnel(access, req, info, routed, sel, node, start, { status: 101, attempts, bytesIn, bytesOut, id: null }),
     };
   }
@@ -483,7 +480,10 @@ export class ProxyServer implements DataPlane {
   private giveUp(ctx: ProxyContext, kind: ProxyErrorKind, opts?: ErrorResponseOptions): Response {
     ctx.upload?.close();
     const res = this.local(kind, opts);
-    if (this.access !== null) logAnswer(this.access, ctx, res.status, this.d.nodeName, bodySize(res.headers.get("content-length")), res.headers.get("x-request-id"));
+    if (this.access !== null) {
+      const own = ownAnswer(res);
+      logAnswer(this.access, ctx, own.status, this.d.nodeName, own.bytesOut, own.id);
+    }
     return res;
   }
 }

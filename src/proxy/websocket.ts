@@ -166,7 +166,8 @@ export class WebSocketTunnel {
       const data: TunnelData = { upstream, pending: [], client: null, bytesIn: 0, bytesOut: 0, attempts: tries, log, sel };
       upstream.onmessage = (e: MessageEvent) => {
         const m = e.data as string | ArrayBuffer;
-        data.bytesOut += payloadBytes(m);
+        // Counted for the access log only: a text message's UTF-8 length is a pass over it.
+        if (data.log !== null) data.bytesOut += payloadBytes(m);
         if (data.client) data.client.send(m);
         else data.pending?.push(m);
       };
@@ -182,7 +183,7 @@ export class WebSocketTunnel {
       }
       sel.release();
       upstream.close(1011, "client upgrade failed");
-      return answer(new Response("400 bad WebSocket upgrade request\n", { status: 400 }));
+      return answer(errorResponse("bad_request", requestId(), { detail: "websocket upgrade" }));
     }
     return answer(errorResponse(tries === 0 ? "no_backend" : "bad_gateway", requestId(), { detail: "websocket" }));
   }
@@ -200,7 +201,7 @@ export class WebSocketTunnel {
     },
     message: (ws, message) => {
       const d = ws.data;
-      d.bytesIn += payloadBytes(message);
+      if (d.log !== null) d.bytesIn += payloadBytes(message);
       const up = d.upstream;
       if (up.readyState === WebSocket.OPEN) up.send(message);
     },
