@@ -57,7 +57,8 @@ export class AccessLog {
     this.writer.reopen();
   }
 
-  close(): void {
-    this.writer.close();
+  /** Writes what is buffered (within the writer's time limit) and closes the file. */
+  close(): Promise<void> {
+    return this.writer.close();
   }
 }

@@ -7,9 +7,9 @@
 // worker process writes its own buffers through its own descriptor, whole lines per write, so workers
 // sharing one file never tear each other's lines (for stdout, a pipe, each write is kept within PIPE_BUF
 // and cut at a line end for the same reason). reopen() (SIGUSR1) opens the path again after logrotate
-// moved it.
+// moved it. close() writes what is left the same way, for a bounded time.
 
-import { closeSync, openSync, write, writeSync } from "node:fs";
+import { closeSync, openSync, write } from "node:fs";
 
 /** Buffered lines are written at least this often. */
 const FLUSH_MS = 100;
@@ -19,6 +19,12 @@ const BUFFER_BYTES = 64 * 1024;
 const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 /** Bytes per write to a pipe: Linux's PIPE_BUF, which the kernel writes atomically. */
 const PIPE_BUF = 4096;
+/**
+ * How long close() goes on writing what is queued before it counts the rest as dropped: a disk writes the
+ * most that can be queued (16 MiB) well within it, and it leaves a proxy worker process time to report
+ * before its supervisor's kill (drain_timeout + 2 s).
+ */
+const CLOSE_WITHIN_MS = 1_000;
 /** Spare buffers kept for reuse once written. */
 const SPARES = 2;
 
@@ -51,7 +57,11 @@ export class AccessLogWriter {
   private writing = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private reopenWanted = false;
+  /** close() was called: no new lines; what is queued is still written, within its time. */
   private closed = false;
+  /** Settles close(): everything written and the file closed, or the time was up. */
+  private closing: Promise<void> | null = null;
+  private finish: (() => void) | null = null;
 
   constructor(
     private readonly target: AccessTarget,
@@ -111,27 +121,41 @@ export class AccessLogWriter {
     if (!this.writing) this.flush();
   }
 
-  /** Writes what is buffered now, synchronously, and closes the file. */
-  close(): void {
-    if (this.closed) return;
+  /**
+   * Writes what is buffered and closes the file. A reader that stops reading (a stalled pipe) would hold
+   * the lines forever, and a stopping node with them: whatever is still unwritten after `withinMs` is
+   * counted as dropped and left.
+   */
+  close(withinMs: number = CLOSE_WITHIN_MS): Promise<void> {
+    if (this.closing !== null) return this.closing;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.seal();
-    // A write in progress may have written part of the queue's head already; rewriting it whole
-    // would duplicate lines, so that one is left to finish on its own.
-    const from = this.writing ? 1 : 0;
-    for (const q of this.queue.slice(from)) {
-      for (const [start, end] of this.parts(q.buf, q.len)) {
-        try {
-          writeSync(this.fd, q.buf, start, end - start);
-        } catch (e) {
-          this.lost.failed.value += lineCount(q.buf, start, end);
-          this.onError(e);
-        }
-      }
-    }
-    if (this.target !== "stdout" && !this.writing) closeSync(this.fd);
+    this.closing = new Promise<void>((resolve) => {
+      const deadline = setTimeout(() => this.abandon(), withinMs);
+      this.finish = () => {
+        this.finish = null;
+        clearTimeout(deadline);
+        resolve();
+      };
+    });
+    if (!this.writing) this.flush();
+    return this.closing;
+  }
+
+  /** close()'s time is up: the lines still queued are dropped (the write in progress among them). */
+  private abandon(): void {
+    for (const q of this.queue) this.lost.dropped.value += lineCount(q.buf, 0, q.len);
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    // A write still in progress keeps the descriptor: its number is not given back while a pool thread may use it.
+    if (!this.writing) this.closeFile();
+    this.finish?.();
+  }
+
+  private closeFile(): void {
+    if (this.target !== "stdout") closeSync(this.fd);
   }
 
   /** The buffer being filled joins the queue and a fresh one takes its place. */
@@ -150,7 +174,7 @@ export class AccessLogWriter {
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.writing || this.closed) return;
+    if (this.writing) return;
     if (this.reopenWanted) {
       this.reopenWanted = false;
       try {
@@ -164,12 +188,24 @@ export class AccessLogWriter {
     }
     if (this.queue.length === 0) this.seal();
     const head = this.queue[0];
-    if (head === undefined) return;
+    if (head === undefined) {
+      if (this.closed && this.finish !== null) {
+        this.closeFile();
+        this.finish();
+      }
+      return;
+    }
     this.writing = true;
     this.writeParts(head.buf, this.parts(head.buf, head.len), 0);
   }
 
   private writeParts(buf: Buffer, parts: [number, number][], i: number): void {
+    if (this.closed && this.finish === null) {
+      // close() gave up on this buffer (abandon()): its lines are counted, and the descriptor can go now.
+      this.writing = false;
+      this.closeFile();
+      return;
+    }
     if (i >= parts.length) {
       this.writing = false;
       const done = this.queue.shift();
@@ -177,9 +213,7 @@ export class AccessLogWriter {
         this.queuedBytes -= done.len;
         if (done.buf.length === BUFFER_BYTES && this.spares.length < SPARES) this.spares.push(done.buf);
       }
-      if (this.closed) {
-        if (this.target !== "stdout") closeSync(this.fd);
-      } else if (this.queue.length > 0 || this.reopenWanted) this.flush();
+      if (this.queue.length > 0 || this.reopenWanted || this.closed) this.flush();
       else if (this.used > 0) this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
       return;
     }

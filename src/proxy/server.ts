@@ -223,7 +223,7 @@ export class ProxyServer implements DataPlane {
     await Promise.all([s.stop(true), this.quic?.stop(true)]);
     this.backends.close();
     this.peers.close();
-    this.access?.close();
+    await this.access?.close();
   }
 
   private stats(pool: string, name: string): TargetStats {

@@ -82,9 +82,9 @@ describe("line formats", () => {
 
 /**
  * A writer to a pipe whose reader opens it and reads nothing until read() is called; read() then closes
- * the writer and resolves with everything the reader got.
+ * the writer and resolves with everything the reader got. go() lets the reader start, nothing else.
  */
-function stalledReader(): { w: AccessLogWriter; read: () => Promise<string> } {
+function stalledReader(): { w: AccessLogWriter; read: () => Promise<string>; go: () => void } {
   const dir = tmp();
   const [fifo, go, out] = [join(dir, "fifo"), join(dir, "go"), join(dir, "out")];
   expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
@@ -92,11 +92,11 @@ function stalledReader(): { w: AccessLogWriter; read: () => Promise<string> } {
   const w = new AccessLogWriter({ path: fifo });
   const read = async () => {
     writeFileSync(go, "");
-    w.close();
+    await w.close();
     expect(await reader.exited).toBe(0);
     return readFileSync(out, "utf8");
   };
-  return { w, read };
+  return { w, read, go: () => writeFileSync(go, "") };
 }
 
 describe("writer", () => {
@@ -110,7 +110,7 @@ describe("writer", () => {
       writeLine(w, line);
     }
     await until(() => Bun.file(path).size === Buffer.byteLength(want), 5000);
-    w.close();
+    await w.close();
     expect(readFileSync(path, "utf8") === want).toBe(true);
     expect(w.lost.dropped.value).toBe(0);
   });
@@ -127,7 +127,7 @@ describe("writer", () => {
     await Bun.sleep(150);
     w.reopen();
     writeLine(w, "after reopen\n");
-    w.close();
+    await w.close();
     expect(lines(`${path}.1`).at(-1)).toBe("after move, before reopen");
     expect(lines(path)).toEqual(["after reopen"]);
     expect(w.lost.dropped.value).toBe(0);
@@ -160,13 +160,29 @@ describe("writer", () => {
     expect(w.lost.failed.value).toBe(0);
   });
 
+  test("close() with a reader that never reads: gives up after its time, counts what it could not write as dropped", async () => {
+    const { w, go } = stalledReader();
+    const total = 20_000;
+    for (let i = 0; i < total; i++) writeLine(w, `${i} ${"x".repeat(40)}\n`);
+    await Bun.sleep(50);
+    // It used to write the rest synchronously, and a node stopping with a stalled log pipe hung for good.
+    const t0 = performance.now();
+    await w.close(300);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+    // At most the pipe's 64 KiB and the 64 KiB buffer whose write was under way got out.
+    const perLine = 43;
+    expect(w.lost.dropped.value).toBeGreaterThanOrEqual(total - Math.ceil((2 * 65536) / perLine));
+    expect(w.lost.dropped.value).toBeLessThanOrEqual(total);
+    go();
+  });
+
   test("a write that fails (a full disk) loses its lines, counts them and logging goes on", async () => {
     const errors: unknown[] = [];
     const w = new AccessLogWriter({ path: "/dev/full" }, (e) => errors.push(e));
     for (let i = 0; i < 10; i++) writeLine(w, `line ${i}\n`);
     await until(() => w.lost.failed.value === 10, 2000);
     for (let i = 0; i < 5; i++) writeLine(w, `line ${i}\n`);
-    w.close();
+    await w.close();
     expect(w.lost.failed.value).toBe(15);
     expect(w.lost.dropped.value).toBe(0);
     expect(String(errors[0])).toContain("ENOSPC");
@@ -180,7 +196,7 @@ describe("writer", () => {
     for (let i = 0; i < 1000; i++) log.record({ ...rec, requestId: `r-${i}` });
     await until(() => lost.failed.value === 1000, 3000);
     expect(reports).toEqual([1]);
-    log.close();
+    await log.close();
   });
 });
 
@@ -337,6 +353,39 @@ describe("a node with the access log on", () => {
       await a.stop();
     }
   }, 30_000);
+
+  test("a node whose log reader stopped reading still stops on SIGTERM (it used to hang writing the rest)", async () => {
+    const dir = tmp();
+    const fifo = join(dir, "fifo");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    // Holds the pipe open and never reads it: what a stuck log shipper does.
+    const reader = Bun.spawn(["sh", "-c", 'exec 3<"$0"; sleep 120', fifo]);
+    const a = startBackend({ name: "a" });
+    const [proxyPort, adminPort] = [freePort(), freePort()];
+    const cfg = join(dir, "c.toml");
+    writeFileSync(
+      cfg,
+      `[cluster]\nlisten_port = 0\nbind_address = "127.0.0.1"\n[proxy]\nlisten_port = ${proxyPort}\nbind_address = "127.0.0.1"\nworkers = 1\ndrain_timeout = "1s"\n` +
+        `[admin]\nlisten_port = ${adminPort}\n[health]\ninterval = "30s"\n[log]\naccess = "${fifo}"\n[[backends]]\naddress = "127.0.0.1:${a.port}"\n`,
+    );
+    const proc = Bun.spawn(["bun", MAIN, cfg, "--log-level", "error"], { stdout: "ignore", stderr: "inherit" });
+    try {
+      await until(async () => (await fetch(`http://127.0.0.1:${adminPort}/health`).catch(() => null))?.ok === true, 15_000);
+      // ~1,000 lines of ~250 bytes: the pipe's 64 KiB fill, a 64 KiB write waits on it, more buffers queue.
+      for (let i = 0; i < 50; i++) {
+        await Promise.all(Array.from({ length: 20 }, () => fetch(`http://127.0.0.1:${proxyPort}/`, { keepalive: false }).then((r) => r.text())));
+      }
+      await Bun.sleep(300);
+      proc.kill("SIGTERM");
+      // The drain (nothing in flight) and the log's 1 s to write what it holds, then the rest is dropped.
+      const exited = await Promise.race([proc.exited, Bun.sleep(15_000).then(() => "still running")]);
+      expect(exited).toBe(0);
+    } finally {
+      proc.kill("SIGKILL");
+      reader.kill();
+      await a.stop();
+    }
+  }, 40_000);
 
   test("lines lost by workers (a full disk) are counted in the node's /metrics", async () => {
     const a = startBackend({ name: "a" });
