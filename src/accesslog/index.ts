@@ -13,6 +13,12 @@ export interface AccessLogConfig {
   format: AccessFormat;
 }
 
+/**
+ * A line's time is the monotonic end of its exchange plus the wall clock's offset, read again this often: a
+ * clock read per line cost about as much as formatting its numbers, and a stepped wall clock shows within this.
+ */
+const CLOCK_READ_MS = 1_000;
+
 /** Write errors are reported at most this often: a full disk fails every buffer, and /metrics counts every lost line. */
 const REPORT_EVERY_MS = 10_000;
 
@@ -35,6 +41,9 @@ export class AccessLog {
   private readonly encode: LineEncoder;
   /** Only the combined format writes Referer and User-Agent: JSON lines skip reading them. */
   readonly wantsAgent: boolean;
+  /** The wall clock less the monotonic one, as last read (see CLOCK_READ_MS). */
+  private wallMinusMono = 0;
+  private clockReadAt = -Infinity;
 
   /** `onError(e, errors)`: the latest error, and how many there were since the previous report (this one included). */
   constructor(cfg: AccessLogConfig, onError?: (e: unknown, errors: number) => void, lost?: LostLines) {
@@ -48,9 +57,15 @@ export class AccessLog {
     return cfg === undefined || cfg.access === "off" ? null : new AccessLog(cfg, onError, lost);
   }
 
-  record(r: AccessRecord): void {
+  /** `endedAt`: performance.now() when the exchange ended, which gives the line its time. */
+  record(r: AccessRecord, endedAt: number): void {
+    if (endedAt - this.clockReadAt >= CLOCK_READ_MS) {
+      this.clockReadAt = endedAt;
+      this.wallMinusMono = Date.now() - endedAt;
+    }
     const w = this.writer;
-    if (w.reserve(lineBound(r))) w.commit(this.encode(r, Date.now(), w.buf, w.at));
+    // Whole ms, as Date.now() gives: the encoder formats the time once per ms.
+    if (w.reserve(lineBound(r))) w.commit(this.encode(r, Math.floor(endedAt + this.wallMinusMono), w.buf, w.at));
   }
 
   reopen(): void {

@@ -3,7 +3,7 @@
 // when the tunnel closes for a WebSocket.
 
 import type { AccessLog, AccessRecord } from "../accesslog/index.ts";
-import { requestId } from "./errors.ts";
+import { nextRequestSeq, REQUEST_ID_PREFIX } from "./errors.ts";
 import { CLIENT_PROTOCOLS } from "./protocol.ts";
 import type { ProxyContext } from "./context.ts";
 import type { ForwardingInfo } from "./request-head.ts";
@@ -28,8 +28,9 @@ export function ownAnswer(res: Response): { status: number; bytesOut: number; id
 /**
  * The fields every line takes from the request itself; the caller fills in how it ended (status, bytes,
  * pool, node, backend, attempts, request id) before recording it. One object per line, filled in place.
+ * `now` is performance.now() at the end: the duration's end and, converted by the log, the line's time.
  */
-function line(log: AccessLog, req: Request, info: ForwardingInfo, path: string, start: number): AccessRecord {
+function line(log: AccessLog, req: Request, info: ForwardingInfo, path: string, start: number, now: number): AccessRecord {
   const h = req.headers;
   return {
     clientIp: info.clientIp,
@@ -39,15 +40,25 @@ function line(log: AccessLog, req: Request, info: ForwardingInfo, path: string, 
     status: 0,
     bytesIn: -1,
     bytesOut: -1,
-    durationMs: performance.now() - start,
+    durationMs: now - start,
     pool: "",
     node: "",
     backend: "",
     attempts: 0,
     requestId: "",
+    requestSeq: -1,
     referer: log.wantsAgent ? h.get("referer") : null,
     userAgent: log.wantsAgent ? h.get("user-agent") : null,
   };
+}
+
+/** The line's request id: the node's own answer's (`id`), or a new one, made of the log's prefix and a number. */
+function setId(r: AccessRecord, id: string | null): void {
+  if (id !== null) r.requestId = id;
+  else {
+    r.requestId = REQUEST_ID_PREFIX;
+    r.requestSeq = nextRequestSeq();
+  }
 }
 
 /** Where the request went: its pool, and the node and local backend of the last target tried, if any. */
@@ -66,7 +77,8 @@ function target(r: AccessRecord, pool: string, sel: Selection, attempts: number,
  * A request body without Content-Length counts what was read from the client and passed on by now.
  */
 export function logAnswer(log: AccessLog, ctx: ProxyContext, status: number, nodeName: string, bytesOut: number, id: string | null): void {
-  const r = line(log, ctx.req, ctx.info, ctx.routed.path, ctx.start);
+  const now = performance.now();
+  const r = line(log, ctx.req, ctx.info, ctx.routed.path, ctx.start, now);
   const upload = ctx.upload;
   let bytesIn = 0;
   if (upload !== null) {
@@ -77,8 +89,8 @@ export function logAnswer(log: AccessLog, ctx: ProxyContext, status: number, nod
   r.bytesIn = bytesIn;
   r.bytesOut = bytesOut;
   target(r, ctx.routed.pool, ctx.sel, ctx.attempts, nodeName);
-  r.requestId = id ?? requestId();
-  log.record(r);
+  setId(r, id);
+  log.record(r, now);
 }
 
 /**
@@ -95,22 +107,24 @@ export function logTunnel(
   start: number,
   end: { status: number; attempts: number; bytesIn: number; bytesOut: number; id: string | null },
 ): void {
-  const r = line(log, req, info, routed.path, start);
+  const now = performance.now();
+  const r = line(log, req, info, routed.path, start, now);
   r.status = end.status;
   r.bytesIn = end.bytesIn;
   r.bytesOut = end.bytesOut;
   target(r, routed.pool, sel, end.attempts, nodeName);
-  r.requestId = end.id ?? requestId();
-  log.record(r);
+  setId(r, end.id);
+  log.record(r, now);
 }
 
 /** A request answered before it had a context (bad framing, too large, CONNECT, no route, rate limited). */
 export function logRefusal(log: AccessLog, req: Request, info: ForwardingInfo, path: string, res: Response, start: number): void {
-  const r = line(log, req, info, path, start);
+  const now = performance.now();
+  const r = line(log, req, info, path, start, now);
   const own = ownAnswer(res);
   r.status = own.status;
   r.bytesIn = bodySize(req.headers.get("content-length"));
   r.bytesOut = own.bytesOut;
-  r.requestId = own.id ?? requestId();
-  log.record(r);
+  setId(r, own.id);
+  log.record(r, now);
 }

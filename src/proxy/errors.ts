@@ -4,11 +4,18 @@ import { NO_BACKEND_HEADER } from "./headers.ts";
 
 let seq = 0;
 const bootId = Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, "0");
+/** What every id of this process starts with: its boot id and "-"; the rest is a sequence number in base 36. */
+export const REQUEST_ID_PREFIX = `${bootId}-`;
+
+/** The next id's sequence number: the access log writes its digits itself rather than make a string. */
+export function nextRequestSeq(): number {
+  seq = (seq + 1) % 0x7fffffff;
+  return seq;
+}
 
 /** Ids are only made for error answers and logs, so the success path pays nothing. */
 export function requestId(): string {
-  seq = (seq + 1) % 0x7fffffff;
-  return `${bootId}-${seq.toString(36)}`;
+  return REQUEST_ID_PREFIX + nextRequestSeq().toString(36);
 }
 
 export type ProxyErrorKind = "not_routed" | "no_backend" | "bad_gateway" | "timeout" | "too_large" | "bad_request" | "not_allowed" | "client_timeout" | "client_closed" | "rate_limited";

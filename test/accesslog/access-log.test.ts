@@ -42,6 +42,7 @@ const rec: AccessRecord = {
   backend: "127.0.0.1:3001",
   attempts: 1,
   requestId: "ab12-3",
+  requestSeq: -1,
   referer: null,
   userAgent: 'curl/8 "x"',
 };
@@ -69,6 +70,14 @@ describe("line formats", () => {
       expect(o.path).toBe(path);
       expect(o.method).toBe(path.slice(0, 3));
       expect(o.duration_ms).toBe(Math.round(durationMs * 1000) / 1000);
+    }
+  });
+
+  test("an id given as prefix and sequence number is written as the prefix and the number's base-36 digits", () => {
+    for (const n of [0, 9, 10, 35, 36, 123456, 0x7ffffffe]) {
+      const r = { ...rec, requestId: "ab12-", requestSeq: n };
+      expect(JSON.parse(text(jsonLine, r, 0)).request_id).toBe(`ab12-${n.toString(36)}`);
+      expect(text(combinedLine, r, 0)).toEndWith(` id=ab12-${n.toString(36)}\n`);
     }
   });
 
@@ -193,10 +202,31 @@ describe("writer", () => {
     const lost = { dropped: { value: 0 }, failed: { value: 0 } };
     const log = new AccessLog({ access: "/dev/full", format: "json" }, (_e, errors) => reports.push(errors), lost);
     // About 1,000 lines of ~250 bytes: four 64 KiB buffers, four failed writes.
-    for (let i = 0; i < 1000; i++) log.record({ ...rec, requestId: `r-${i}` });
+    for (let i = 0; i < 1000; i++) log.record({ ...rec, requestId: `r-${i}` }, performance.now());
     await until(() => lost.failed.value === 1000, 3000);
     expect(reports).toEqual([1]);
     await log.close();
+  });
+});
+
+describe("AccessLog", () => {
+  test("a line's time is the wall clock at the exchange's end, from its monotonic time", async () => {
+    const path = join(tmp(), "access.log");
+    const log = new AccessLog({ access: path, format: "json" });
+    const now = performance.now();
+    const wall = Date.now();
+    log.record({ ...rec, requestId: "a" }, now);
+    log.record({ ...rec, requestId: "b" }, now - 1500);
+    await Bun.sleep(1100);
+    // Past the clocks' offset's age: it is read again.
+    const later = performance.now();
+    const wallLater = Date.now();
+    log.record({ ...rec, requestId: "c" }, later);
+    await log.close();
+    const times = lines(path).map((l) => Date.parse(String((JSON.parse(l) as Record<string, unknown>).time)));
+    expect(Math.abs(times[0]! - wall)).toBeLessThanOrEqual(2);
+    expect(Math.abs(times[1]! - (wall - 1500))).toBeLessThanOrEqual(2);
+    expect(Math.abs(times[2]! - wallLater)).toBeLessThanOrEqual(2);
   });
 });
 
@@ -241,7 +271,7 @@ describe("a node with the access log on", () => {
       for (const o of got) {
         expect(typeof o.duration_ms).toBe("number");
         expect(o.request_id).toMatch(/^[0-9a-z]+-[0-9a-z]+$/);
-        expect(Date.parse(String(o.time))).toBeGreaterThan(0);
+        expect(Math.abs(Date.parse(String(o.time)) - Date.now())).toBeLessThan(10_000);
       }
     });
   });
