@@ -116,7 +116,8 @@ export class AccessLogWriter {
 
   /** Opens the path again once the write in progress is done (logrotate moved the old file). */
   reopen(): void {
-    if (this.target === "stdout") return;
+    // After close() there is nothing to write: a SIGUSR1 during shutdown opens nothing.
+    if (this.target === "stdout" || this.closed) return;
     this.reopenWanted = true;
     if (!this.writing) this.flush();
   }

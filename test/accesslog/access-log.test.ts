@@ -2,7 +2,7 @@
 // writing it, and node processes with two workers reopening its file on SIGUSR1 (logrotate's
 // move-then-signal) and counting the lines a full disk lost in /metrics.
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AccessRecord, combinedLine, jsonLine, type LineEncoder, lineBound } from "../../src/accesslog/format.ts";
@@ -140,6 +140,21 @@ describe("writer", () => {
     expect(lines(`${path}.1`).at(-1)).toBe("after move, before reopen");
     expect(lines(path)).toEqual(["after reopen"]);
     expect(w.lost.dropped.value).toBe(0);
+  });
+
+  test("reopen() after close() (SIGUSR1 during shutdown) opens nothing and reports nothing", async () => {
+    const dir = tmp();
+    const path = join(dir, "access.log");
+    const errors: unknown[] = [];
+    const w = new AccessLogWriter({ path }, (e) => errors.push(e));
+    writeLine(w, "last\n");
+    await w.close();
+    renameSync(path, `${path}.1`);
+    w.reopen();
+    await Bun.sleep(50);
+    expect(errors).toEqual([]);
+    expect(existsSync(path)).toBe(false);
+    expect(lines(`${path}.1`)).toEqual(["last"]);
   });
 
   test("a reader that stops reading (a full pipe) stalls neither the event loop nor later lines", async () => {
