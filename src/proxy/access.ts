@@ -28,9 +28,8 @@ export function ownAnswer(res: Response): { status: number; bytesOut: number; id
 /**
  * The fields every line takes from the request itself; the caller fills in how it ended (status, bytes,
  * pool, node, backend, attempts, request id) before recording it. One object per line, filled in place.
- * `now` is performance.now() at the end: the duration's end and, converted by the log, the line's time.
  */
-function line(log: AccessLog, req: Request, info: ForwardingInfo, path: string, start: number, now: number): AccessRecord {
+function line(log: AccessLog, req: Request, info: ForwardingInfo, path: string, start: number): AccessRecord {
   const h = req.headers;
   return {
     clientIp: info.clientIp,
@@ -40,7 +39,7 @@ function line(log: AccessLog, req: Request, info: ForwardingInfo, path: string, 
     status: 0,
     bytesIn: -1,
     bytesOut: -1,
-    durationMs: now - start,
+    durationMs: performance.now() - start,
     pool: "",
     node: "",
     backend: "",
@@ -52,13 +51,17 @@ function line(log: AccessLog, req: Request, info: ForwardingInfo, path: string, 
   };
 }
 
-/** The line's request id: the node's own answer's (`id`), or a new one, made of the log's prefix and a number. */
-function setId(r: AccessRecord, id: string | null): void {
+/**
+ * Records the line, with its request id: the node's own answer's (`id`), or a new one, made of the prefix and
+ * a number. The exchange ended at start + duration, which gives the line its time.
+ */
+function record(log: AccessLog, r: AccessRecord, id: string | null, start: number): void {
   if (id !== null) r.requestId = id;
   else {
     r.requestId = REQUEST_ID_PREFIX;
     r.requestSeq = nextRequestSeq();
   }
+  log.record(r, start + r.durationMs);
 }
 
 /** Where the request went: its pool, and the node and local backend of the last target tried, if any. */
@@ -77,8 +80,7 @@ function target(r: AccessRecord, pool: string, sel: Selection, attempts: number,
  * A request body without Content-Length counts what was read from the client and passed on by now.
  */
 export function logAnswer(log: AccessLog, ctx: ProxyContext, status: number, nodeName: string, bytesOut: number, id: string | null): void {
-  const now = performance.now();
-  const r = line(log, ctx.req, ctx.info, ctx.routed.path, ctx.start, now);
+  const r = line(log, ctx.req, ctx.info, ctx.routed.path, ctx.start);
   const upload = ctx.upload;
   let bytesIn = 0;
   if (upload !== null) {
@@ -89,8 +91,7 @@ export function logAnswer(log: AccessLog, ctx: ProxyContext, status: number, nod
   r.bytesIn = bytesIn;
   r.bytesOut = bytesOut;
   target(r, ctx.routed.pool, ctx.sel, ctx.attempts, nodeName);
-  setId(r, id);
-  log.record(r, now);
+  record(log, r, id, ctx.start);
 }
 
 /**
@@ -107,24 +108,20 @@ export function logTunnel(
   start: number,
   end: { status: number; attempts: number; bytesIn: number; bytesOut: number; id: string | null },
 ): void {
-  const now = performance.now();
-  const r = line(log, req, info, routed.path, start, now);
+  const r = line(log, req, info, routed.path, start);
   r.status = end.status;
   r.bytesIn = end.bytesIn;
   r.bytesOut = end.bytesOut;
   target(r, routed.pool, sel, end.attempts, nodeName);
-  setId(r, end.id);
-  log.record(r, now);
+  record(log, r, end.id, start);
 }
 
 /** A request answered before it had a context (bad framing, too large, CONNECT, no route, rate limited). */
 export function logRefusal(log: AccessLog, req: Request, info: ForwardingInfo, path: string, res: Response, start: number): void {
-  const now = performance.now();
-  const r = line(log, req, info, path, start, now);
+  const r = line(log, req, info, path, start);
   const own = ownAnswer(res);
   r.status = own.status;
   r.bytesIn = bodySize(req.headers.get("content-length"));
   r.bytesOut = own.bytesOut;
-  setId(r, own.id);
-  log.record(r, now);
+  record(log, r, own.id, start);
 }
