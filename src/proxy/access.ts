@@ -26,29 +26,52 @@ export function ownAnswer(res: Response): { status: number; bytesOut: number; id
 }
 
 /**
- * The fields every line takes from the request itself; the caller fills in how it ended (status, bytes,
- * pool, node, backend, attempts, request id) before recording it. One object per line, filled in place.
+ * The one record every line is filled into: record() encodes it into the log's buffer before it returns,
+ * so nothing holds it after, and a line allocates no object of its own.
  */
-function line(log: AccessLog, req: Request, info: ForwardingInfo, path: string, start: number): AccessRecord {
-  const h = req.headers;
-  return {
-    clientIp: info.clientIp,
-    method: req.method,
-    path,
-    protocol: PROTOCOL_NAMES[info.protocol]!,
-    status: 0,
-    bytesIn: -1,
-    bytesOut: -1,
-    durationMs: performance.now() - start,
-    pool: "",
-    node: "",
-    backend: "",
-    attempts: 0,
-    requestId: "",
-    requestSeq: -1,
-    referer: log.wantsAgent ? h.get("referer") : null,
-    userAgent: log.wantsAgent ? h.get("user-agent") : null,
-  };
+const scratch: AccessRecord = {
+  clientIp: "",
+  method: "",
+  path: "",
+  protocol: "",
+  status: 0,
+  bytesIn: -1,
+  bytesOut: -1,
+  durationMs: 0,
+  pool: "",
+  node: "",
+  backend: "",
+  attempts: 0,
+  requestId: "",
+  requestSeq: -1,
+  referer: null,
+  userAgent: null,
+};
+
+/**
+ * The fields every line takes from the request itself, its duration to `end` (performance.now() when the
+ * exchange ended), and every other field reset; the caller fills in how it ended (status, bytes, pool, node,
+ * backend, attempts, request id) before recording it.
+ */
+function line(log: AccessLog, req: Request, info: ForwardingInfo, path: string, start: number, end: number): AccessRecord {
+  const r = scratch;
+  r.clientIp = info.clientIp;
+  r.method = req.method;
+  r.path = path;
+  r.protocol = PROTOCOL_NAMES[info.protocol]!;
+  r.status = 0;
+  r.bytesIn = -1;
+  r.bytesOut = -1;
+  r.durationMs = end - start;
+  r.pool = "";
+  r.node = "";
+  r.backend = "";
+  r.attempts = 0;
+  r.requestId = "";
+  r.requestSeq = -1;
+  r.referer = log.wantsAgent ? req.headers.get("referer") : null;
+  r.userAgent = log.wantsAgent ? req.headers.get("user-agent") : null;
+  return r;
 }
 
 /**
@@ -77,10 +100,11 @@ function target(r: AccessRecord, pool: string, sel: Selection, attempts: number,
 /**
  * One line for `ctx` answered with `status`: an upstream's answer (`id` null: one is made for the line) or
  * the node's own (`id` from its X-Request-Id). `bytesOut` is the body handed to the client (-1: unknown).
- * A request body without Content-Length counts what was read from the client and passed on by now.
+ * A request body without Content-Length counts what was read from the client and passed on by now. `end`:
+ * performance.now() when the exchange ended (the caller has read the clock already).
  */
-export function logAnswer(log: AccessLog, ctx: ProxyContext, status: number, nodeName: string, bytesOut: number, id: string | null): void {
-  const r = line(log, ctx.req, ctx.info, ctx.routed.path, ctx.start);
+export function logAnswer(log: AccessLog, ctx: ProxyContext, status: number, nodeName: string, bytesOut: number, id: string | null, end: number): void {
+  const r = line(log, ctx.req, ctx.info, ctx.routed.path, ctx.start, end);
   const upload = ctx.upload;
   let bytesIn = 0;
   if (upload !== null) {
@@ -108,7 +132,7 @@ export function logTunnel(
   start: number,
   end: { status: number; attempts: number; bytesIn: number; bytesOut: number; id: string | null },
 ): void {
-  const r = line(log, req, info, routed.path, start);
+  const r = line(log, req, info, routed.path, start, performance.now());
   r.status = end.status;
   r.bytesIn = end.bytesIn;
   r.bytesOut = end.bytesOut;
@@ -118,7 +142,7 @@ export function logTunnel(
 
 /** A request answered before it had a context (bad framing, too large, CONNECT, no route, rate limited). */
 export function logRefusal(log: AccessLog, req: Request, info: ForwardingInfo, path: string, res: Response, start: number): void {
-  const r = line(log, req, info, path, start);
+  const r = line(log, req, info, path, start, performance.now());
   const own = ownAnswer(res);
   r.status = own.status;
   r.bytesIn = bodySize(req.headers.get("content-length"));

@@ -378,7 +378,7 @@ export class ProxyServer implements DataPlane {
     const status = r.status;
     if (status >= 502 && status <= 504 && ctx.sel.backendIndex >= 0) this.d.onFailureEvidence?.(ctx.routed.pool, ctx.sel.name, `status_${status}`);
     this.d.stats.recordResponse(ctx.targetStats!, status, (now - ctx.t0) / 1000, ctx.protocol);
-    return this.answer(ctx, r);
+    return this.answer(ctx, r, now);
   }
 
   /** An attempt failed: the answer for the client, or null to try the next target. */
@@ -432,8 +432,8 @@ export class ProxyServer implements DataPlane {
     return null;
   }
 
-  /** The upstream's answer goes to the client. */
-  private answer(ctx: ProxyContext, r: Response): Response {
+  /** The upstream's answer goes to the client; `now`: when it came (performance.now()). */
+  private answer(ctx: ProxyContext, r: Response, now: number): Response {
     ctx.upload?.answered();
     // Upstreams answer with end-to-end fields only; what a peer node signalled was for this node alone.
     const headers = r.headers;
@@ -446,7 +446,7 @@ export class ProxyServer implements DataPlane {
     // drains in about one socket write, so its exchange ends here: out of flight, and its line written
     // with Content-Length as bytes_out and the duration to the response handed over.
     ctx.sel.release();
-    if (this.access !== null) logAnswer(this.access, ctx, r.status, this.d.nodeName, bodySize(cl), null);
+    if (this.access !== null) logAnswer(this.access, ctx, r.status, this.d.nodeName, bodySize(cl), null, now);
     return r;
   }
 
@@ -461,7 +461,7 @@ export class ProxyServer implements DataPlane {
     const status = r.status;
     const ended = (sent: number) => {
       ctx.sel.release();
-      if (access !== null) logAnswer(access, ctx, status, this.d.nodeName, sent, null);
+      if (access !== null) logAnswer(access, ctx, status, this.d.nodeName, sent, null, performance.now());
     };
     const body = watchDownload(source, ctx.server, ctx.req, this.d.cfg.idleTimeoutMs, this.d.wheel, ended);
     return new Response(body, { status, statusText: r.statusText, headers: r.headers });
@@ -482,7 +482,7 @@ export class ProxyServer implements DataPlane {
     const res = this.local(kind, opts);
     if (this.access !== null) {
       const own = ownAnswer(res);
-      logAnswer(this.access, ctx, own.status, this.d.nodeName, own.bytesOut, own.id);
+      logAnswer(this.access, ctx, own.status, this.d.nodeName, own.bytesOut, own.id, performance.now());
     }
     return res;
   }

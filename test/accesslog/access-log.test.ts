@@ -55,6 +55,14 @@ describe("line formats", () => {
     expect(JSON.parse(text(jsonLine, { ...rec, bytesIn: -1, bytesOut: -1 }, 0))).toMatchObject({ bytes_in: null, bytes_out: null });
   });
 
+  test("json: the time is toISOString's at every millisecond, across second, day and year ends, back and forth", () => {
+    const at = (t: number) => (JSON.parse(text(jsonLine, rec, t)) as Record<string, unknown>).time;
+    // The second's text is made once and reused: a line must not carry the previous second's, whichever way the clock moved.
+    const times = [Date.UTC(2026, 11, 31, 23, 59, 58, 990), Date.UTC(2026, 11, 31, 23, 59, 59, 995), Date.UTC(2027, 0, 1, 0, 0, 0, 0), Date.UTC(2026, 11, 31, 23, 59, 59, 999)];
+    for (const t0 of times) for (let t = t0; t < t0 + 12; t++) expect(at(t)).toBe(new Date(t).toISOString());
+    expect(at(0)).toBe("1970-01-01T00:00:00.000Z");
+  });
+
   test("json: any client string round-trips (quotes, control characters, non-ASCII, lone surrogates), durations to the µs", () => {
     let seed = 7;
     const rnd = (n: number) => {
