@@ -89,16 +89,20 @@ function size(buf: Buffer, at: number, n: number): number {
   return n < 0 ? ascii(buf, at, "null") : uint(buf, at, n);
 }
 
+/** Writes 0–999 as exactly three digits (a fraction's, the time's milliseconds). */
+function digits3(buf: Buffer, at: number, n: number): number {
+  buf[at++] = 0x30 + Math.floor(n / 100);
+  buf[at++] = 0x30 + (Math.floor(n / 10) % 10);
+  buf[at++] = 0x30 + (n % 10);
+  return at;
+}
+
 /** ms with 3 decimals (µs), without number-to-string conversion of a double. */
 function ms3(buf: Buffer, at: number, ms: number): number {
   const us = Math.max(0, Math.round(ms * 1000));
   at = uint(buf, at, Math.floor(us / 1000));
   buf[at++] = 0x2e;
-  const frac = us % 1000;
-  buf[at++] = 0x30 + Math.floor(frac / 100);
-  buf[at++] = 0x30 + (Math.floor(frac / 10) % 10);
-  buf[at++] = 0x30 + (frac % 10);
-  return at;
+  return digits3(buf, at, us % 1000);
 }
 
 /**
@@ -155,11 +159,7 @@ function isoTime(buf: Buffer, at: number, now: number): number {
     isoSec = sec;
     isoPrefix = latin1(new Date(sec * 1000).toISOString().slice(0, 20));
   }
-  at = bytes(buf, at, isoPrefix);
-  const ms = now - sec * 1000;
-  buf[at++] = 0x30 + Math.floor(ms / 100);
-  buf[at++] = 0x30 + (Math.floor(ms / 10) % 10);
-  buf[at++] = 0x30 + (ms % 10);
+  at = digits3(buf, bytes(buf, at, isoPrefix), now - sec * 1000);
   buf[at++] = 0x5a;
   return at;
 }

@@ -245,7 +245,8 @@ describe.skipIf(noLab)("rate limits across real nodes", () => {
       const all: Rec[] = [...r4.streams.old!.records, ...r4.streams.new!.records.map(([t, e, s, i]): Rec => [t, 10 + e, s, i])];
       // Converged: each 1 s window within what one token bucket may admit in a second, rate ± burst (a bucket
       // that filled during a stall of the client spends it in the next window). ±10% was tighter than that:
-      // steady windows here read 94–108, and in both CI misses ("Infinity") the last window, at the load's end, was outside ±10%.
+      // steady windows here read 94–108, and in both CI misses ("Infinity") the last window, at the load's
+      // end, was outside ±10%.
       const joinMs = convergedAfter(all, 4000, 8000, RATE, BURST / RATE);
       const killMs = convergedAfter(all, 8000, 12_000, RATE, BURST / RATE);
       const churnOk = joinMs <= 2000 && killMs <= 2000;
